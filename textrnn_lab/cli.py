@@ -47,7 +47,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         raise CourseError("no chapter notebooks found in solutions/.", hint="run from the course repository.")
     rows = [("#", "file", "title", "student copy")]
     for ch in chapters:
-        rows.append((ch.number, ch.stem, ch.title, "yes" if Path(ch.student_path).is_file() else "missing"))
+        rows.append((ch.number, ch.stem, ch.title, "yes" if Path(ch.student).is_file() else "missing"))
     print_table(rows)
     return 0
 
