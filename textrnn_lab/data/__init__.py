@@ -1,0 +1,62 @@
+"""Named offline datasets, and readers for a student's own files.
+
+Shipped in ``data/`` (rebuilt by ``make data``), each checked against the
+sha256 recorded in ``data/MANIFEST.json`` whenever it is loaded:
+
+======== =========================== ==========================================
+name     returns                     options
+======== =========================== ==========================================
+austen   ``str`` (six novels)        ``novel="Emma"``, ``max_chars=N``
+mobydick ``str``                     ``max_chars=N``
+vader    ``DataFrame`` id, domain,   ``domains="tweet"`` or a list
+         rating, label, text
+mnist    ``(images, labels)``        --
+======== =========================== ==========================================
+
+Hub names (``ag_news``, ``pushkin``, ``owner/name``) go to
+``datasets.load_dataset`` only when the hub may be reachable, otherwise they
+raise :class:`~textrnn_lab.errors.HubUnavailable` at once, naming the offline
+dataset to use instead.
+"""
+from __future__ import annotations
+
+from .hubdata import HUB_DATASETS, is_hub_name, known_hub_names, offline_alternative
+from .loaders import austen_novels, load_dataset, load_text, split_austen
+from .registry import (
+    AUSTEN_NOVELS,
+    DATASETS,
+    MANIFEST_NAME,
+    REBUILD_COMMAND,
+    VADER_COLUMNS,
+    VADER_DOMAINS,
+    DatasetSpec,
+    available_datasets,
+    dataset_path,
+    describe_datasets,
+    read_manifest,
+)
+from .userfiles import read_labelled_csv, read_text_file
+
+__all__ = [
+    "AUSTEN_NOVELS",
+    "DATASETS",
+    "DatasetSpec",
+    "HUB_DATASETS",
+    "MANIFEST_NAME",
+    "REBUILD_COMMAND",
+    "VADER_COLUMNS",
+    "VADER_DOMAINS",
+    "austen_novels",
+    "available_datasets",
+    "dataset_path",
+    "describe_datasets",
+    "is_hub_name",
+    "known_hub_names",
+    "load_dataset",
+    "load_text",
+    "offline_alternative",
+    "read_labelled_csv",
+    "read_manifest",
+    "read_text_file",
+    "split_austen",
+]
