@@ -65,8 +65,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else runs_dir() / ("smoke" if args.smoke else "full")
     print(f"running {len(chapters)} notebook(s) ({'smoke' if args.smoke else 'default'} parameters, "
           f"device {args.device}) -> {out}")
-    summaries = run_chapters(chapters, smoke=args.smoke, device=args.device, out_dir=out, seed=args.seed)
-    failed = [s for s in summaries if getattr(s, "status", "ok") != "ok"]
+    summaries = run_chapters(chapters, smoke=args.smoke, device=args.device, out_dir=out, seed=args.seed,
+                             progress=sys.stderr.isatty(), log=print)
+    failed = [s for s in summaries if s.status != "ok"]
     print(f"\nsummary: {out / 'summary.md'}")
     if failed:
         print(f"{len(failed)} of {len(summaries)} notebook(s) failed: " + ", ".join(s.stem for s in failed),
