@@ -73,6 +73,7 @@ def test_probe_refused_is_false_and_fast(online_env):
 def test_probe_never_hangs(online_env):
     def stuck(*args, **kwargs):  # e.g. a name lookup that never returns
         time.sleep(10)
+        raise OSError("lookup gave up")
 
     online_env.setattr(socket, "create_connection", stuck)
     start = time.monotonic()

@@ -75,7 +75,7 @@ def _probe(host: str, port: int, timeout: float) -> tuple[bool, str]:
         try:
             with socket.create_connection((host, port), timeout=timeout):
                 result.append((True, f"{host}:{port} answered"))
-        except OSError as exc:
+        except Exception as exc:  # noqa: BLE001 - a probe thread must never die noisily
             result.append((False, f"{host}:{port} could not be reached ({exc.__class__.__name__}: {exc})"))
 
     worker = threading.Thread(target=attempt, name="textrnn-lab-hub-probe", daemon=True)

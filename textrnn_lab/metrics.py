@@ -51,8 +51,11 @@ def metrics_path(chapter: str, run_dir: str | os.PathLike | None = None) -> Path
     return Path(run_dir) if run_dir is not None else _run_dir() / f"{chapter}.metrics.json"
 
 
-def record(chapter: str, run_dir: str | os.PathLike | None = None, display: bool = True, **values: Any) -> dict:
-    """Merge ``values`` into the chapter's metrics file; return everything recorded so far."""
+def record(chapter: str, run_dir: str | os.PathLike | None = None, display: bool = True, **values: Any) -> None:
+    """Merge ``values`` into the chapter's metrics file (read them back with :func:`read`).
+
+    Returns nothing, so a ``record(...)`` on the last line of a cell shows only its one line.
+    """
     folder = Path(run_dir) if run_dir is not None else _run_dir()
     path = folder / f"{chapter}.metrics.json"
     current: dict[str, Any] = {}
@@ -68,7 +71,6 @@ def record(chapter: str, run_dir: str | os.PathLike | None = None, display: bool
     atomic_write_bytes(path, json.dumps(current, indent=2, sort_keys=True).encode("utf-8"))
     if display:
         _display(chapter, clean)
-    return current
 
 
 def read(chapter: str, run_dir: str | os.PathLike | None = None) -> dict[str, Any]:
