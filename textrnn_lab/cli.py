@@ -9,18 +9,11 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from importlib import metadata
 from pathlib import Path
 from typing import Sequence
 
+from .doctor import package_version
 from .errors import CourseError
-
-
-def _version(dist: str) -> str | None:
-    try:
-        return metadata.version(dist)
-    except metadata.PackageNotFoundError:
-        return None
 
 
 def print_table(rows: Sequence[Sequence[object]]) -> None:
@@ -113,7 +106,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="textrnn-lab", description="Run, release and check the textrnn-lab course notebooks.")
-    parser.add_argument("--version", action="version", version=f"textrnn-lab {_version('textrnn-lab') or 'dev'}")
+    parser.add_argument("--version", action="version", version=f"textrnn-lab {package_version('textrnn-lab') or 'dev'}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     p = sub.add_parser("doctor", help="check versions, device, offline data and models")
