@@ -1,0 +1,44 @@
+"""Grading student submissions of a chapter: ``textrnn-lab grade``.
+
+The pieces, one idea per module:
+
+* :mod:`.spec` -- what a chapter asks for, read from ``solutions/``: the exercises,
+  their points (nbgrader cell metadata), the grader's test code (visible check and
+  hidden tests), and checksums of the protected cells of the released notebook;
+* :mod:`.matching` -- a submission against that spec: which cell is which exercise
+  (by ``grade_id``, else by the names it defines, else by text similarity), which
+  protected cells were edited or deleted, and the notebook that will be executed;
+* :mod:`.sandbox` -- the limits and isolation of the processes that run student code;
+* :mod:`.execution` -- running the student's cells in a kernel, cell by cell;
+* :mod:`.checker` -- the separate process that runs the grader's tests on the
+  student's definitions;
+* :mod:`.worker` -- one submission from start to finish (a worker process);
+* :mod:`.gradebook`, :mod:`.feedback` -- what is written for the instructor and the students;
+* :mod:`.grader` -- many submissions over a pool of workers (:func:`grade`);
+* :mod:`.cli` -- the ``grade`` sub-command.
+
+The threat model is described in :mod:`.grader`.
+
+Nothing heavy is imported here: ``from textrnn_lab.grading import grade`` is cheap.
+"""
+from __future__ import annotations
+
+import importlib
+
+__all__ = ["GradeOptions", "GradeRun", "SubmissionResult", "find_submissions", "grade", "load_spec"]
+
+_LAZY = {
+    "GradeOptions": "grader",
+    "GradeRun": "grader",
+    "grade": "grader",
+    "find_submissions": "grader",
+    "SubmissionResult": "results",
+    "load_spec": "spec",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        module = importlib.import_module(f"{__name__}.{_LAZY[name]}")
+        return getattr(module, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

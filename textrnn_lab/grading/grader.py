@@ -1,0 +1,496 @@
+"""Grading a folder of submissions: :func:`grade` (``textrnn-lab grade``).
+
+Given a chapter and submissions (notebooks, folders of notebooks, or folders of
+students' folders), :func:`grade` grades each one in a worker process
+(:mod:`.worker`), ``workers`` at a time, and writes under ``out``:
+
+* ``gradebook.csv`` (:mod:`.gradebook`), rewritten atomically after each
+  submission; a second run skips what is already graded unless ``force``;
+* ``feedback/<student>.md`` and ``.html`` (:mod:`.feedback`);
+* ``executed/<student>.ipynb``, the notebook as the grader ran it, with its verdicts.
+
+Every submission ends as a recorded grade with a status (see :mod:`.results`),
+whatever it does: a broken file, another chapter, cells deleted or moved, a
+kernel killed by ``os._exit`` or a segfault, an endless loop, a memory bomb, a
+flood of output, edited test cells, faked outputs, patched checks.
+
+Threat model
+------------
+Students hand in notebooks, i.e. code, and some will try to get points they did
+not earn or to see what they should not. What the grader does about it:
+
+*Notebook content is not trusted.* Outputs saved in the notebook are discarded
+before anything runs, so faked PASS lines or forged check outputs count for
+nothing. The student's copies of the test cells are not run at all; grades come
+only from the grader's own copy of the tests, taken from ``solutions/``. Edited,
+deleted or duplicated protected cells, changed grading metadata and a notebook
+that holds the hidden tests are detected by checksum (as nbgrader does) and
+reported in the grade book (status ``review``). Points always come from the
+solution notebook, never from the submission's metadata.
+
+*The tests never run in the student's process.* The student's cells run in a
+kernel; the tests run afterwards in a separate, freshly started test process
+(:mod:`.checker`) that imports the course's checks (binding the reference
+implementations) before it loads anything of the student's, and keeps its own
+references to the check functions. The student's objects reach it by pickling,
+and each exercise is tested in its own forked child. So patching
+``checks.check``, ``textrnn_lab.checks`` attributes, ``sys.modules``,
+``builtins``, ``print`` or IPython's display in the notebook has no effect on
+the grade, and nothing the notebook prints is read as a result: results travel
+from the test child to the grader on a pipe no notebook code ever had, and
+must carry a per-exercise nonce. The hidden tests are sent to the test process
+one exercise at a time, only after the student's notebook has finished, and
+are never written to disk, never sent to the kernel, and never quoted in the
+feedback.
+
+*Each submission runs apart.* Its kernel starts in a new temporary folder that
+holds only a copy of that submission; kernel and test process get an
+allow-listed environment (no tokens), resource limits (address space, file size,
+no core dumps; see :mod:`.sandbox`), per-cell and per-notebook wall-clock limits,
+a per-exercise test time limit, a cap on the output kept, and they die with
+their worker. Where Linux user namespaces work (``isolation_available()``) both
+also run in their own mount, PID and network namespaces: ``solutions/``, the
+repository's ``.git``, the output folder (grade book, other students'
+feedback) and the submission folders are covered by empty file systems,
+``/tmp`` is private, other processes are invisible, and there is no network.
+A kernel that dies or hangs cannot stop the others; a worker that dies is
+replaced, and its submission is recorded with status ``error``.
+
+*Limits, honestly.* The student's code is arbitrary code, and it runs inside the
+test process when the tests call it (and when its objects are unpickled). Code
+written to attack the grader from there can still forge a result: find the
+result pipe and write to it before the grader does, patch the check module in
+its own process at call time, or read the hidden test that is calling it from
+the stack and answer it. The nonce and the "exactly one result" rule catch
+clumsy attempts, not determined ones; that needs a real sandbox (a container or
+a separate machine per submission) and a person reading the code of anything
+suspicious. Without namespaces (macOS, containers that forbid them, Ubuntu
+with restricted user namespaces), the student's code runs with the instructor's
+user rights: it can read any file the instructor can (``solutions/`` included),
+see and signal the grader's other processes, and use the network; the grader
+says so when it starts. Memory is limited by address space, which is a coarse
+measure; the number of processes and disk use inside the working folder are
+not limited.
+"""
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import queue
+import re
+import select
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+from ..errors import CourseError
+from .gradebook import Gradebook
+from .results import ExerciseResult, SubmissionResult
+
+DEFAULT_PARAMETERS = {"SMOKE": True, "DEVICE": "cpu"}
+_CHAPTER_FILE = re.compile(r"^\d{2}_[A-Za-z0-9_\-]+\.ipynb$")
+
+
+@dataclass
+class GradeOptions:
+    """How to grade. ``timeout`` is the wall-clock limit for a whole notebook,
+    ``cell_timeout`` for one cell (default: the notebook's), ``test_timeout`` for
+    the tests of one exercise. ``parameters`` are injected with papermill over
+    :data:`DEFAULT_PARAMETERS` (smoke mode on the CPU). ``isolation``: "auto" (use
+    namespaces when they work), "on" (refuse to grade without them) or "off"."""
+
+    workers: int = 1
+    timeout: float = 900.0
+    cell_timeout: float | None = None
+    test_timeout: float = 60.0
+    parameters: dict = field(default_factory=dict)
+    force: bool = False
+    memory_mb: int = 6144
+    file_mb: int = 256
+    isolation: str = "auto"
+    threads: int | None = None
+
+    def effective_parameters(self) -> dict:
+        return {**DEFAULT_PARAMETERS, **(self.parameters or {})}
+
+
+@dataclass
+class Submission:
+    """One submission to grade: the student's id, the notebook (None when missing) and a file-safe slug."""
+
+    student: str
+    path: Path | None
+    slug: str = ""
+    problem: str | None = None
+
+
+@dataclass
+class GradeRun:
+    """What :func:`grade` did."""
+
+    out: Path
+    gradebook: Path
+    results: list[SubmissionResult]
+    skipped: list[str]
+    isolation: str
+    seconds: float
+    warnings: list[str] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- finding the submissions
+
+
+def _slug(text: str) -> str:
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._-")
+    return slug[:80] or "student"
+
+
+def _notebooks_in(folder: Path) -> list[Path]:
+    try:
+        return sorted(p for p in folder.iterdir() if p.suffix == ".ipynb" and not p.name.startswith(".") and not p.is_dir())
+    except OSError:
+        return []
+
+
+def _pick_for_chapter(notebooks: list[Path], spec) -> Path | None:
+    exact = [p for p in notebooks if p.name == f"{spec.stem}.ipynb"]
+    if exact:
+        return exact[0]
+    numbered = [p for p in notebooks if p.name.startswith(f"{spec.number}_")]
+    if numbered:
+        return max(numbered, key=lambda p: p.stat().st_mtime)
+    chapter_like = [p for p in notebooks if _CHAPTER_FILE.match(p.name)]
+    others = [p for p in notebooks if p not in chapter_like]
+    if len(others) == 1 and not chapter_like:
+        return others[0]
+    return None
+
+
+def find_submissions(paths: Iterable[str | os.PathLike], spec) -> list[Submission]:
+    """The submissions named by ``paths``, each with a unique student id.
+
+    * a file: the student is its name without ``.ipynb``, or, for a chapter-named
+      file (``alice/00_setup_and_tour.ipynb``), the folder it is in;
+    * a folder: each notebook in it, and each sub-folder holding notebooks (a
+      student's folder, whose notebook for this chapter is picked by name). A
+      student's folder without one is recorded as ``missing``.
+    """
+    found: list[Submission] = []
+    for raw in paths:
+        path = Path(raw)
+        if not path.exists():
+            raise CourseError(f"there is no submission at {path}.", hint="give notebooks or folders of notebooks.")
+        if path.is_file():
+            student = path.resolve().parent.name if _CHAPTER_FILE.match(path.name) else path.stem
+            found.append(Submission(student, path))
+            continue
+        notebooks = _notebooks_in(path)
+        chapter_named = [p for p in notebooks if _CHAPTER_FILE.match(p.name)]
+        if chapter_named and len(chapter_named) == len(notebooks):
+            # the folder is one student's folder
+            chosen = _pick_for_chapter(notebooks, spec)
+            found.append(Submission(path.resolve().name, chosen,
+                                    problem=None if chosen else f"no notebook for chapter {spec.number} in {path.name}/"))
+        else:
+            found.extend(Submission(p.stem, p) for p in notebooks if not _CHAPTER_FILE.match(p.name))
+            for p in chapter_named:
+                found.append(Submission(p.stem, p))
+        for sub in sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith(".")):
+            inner = _notebooks_in(sub)
+            if not inner:
+                continue
+            chosen = _pick_for_chapter(inner, spec)
+            found.append(Submission(sub.name, chosen,
+                                    problem=None if chosen else f"no notebook for chapter {spec.number} in {sub.name}/"))
+    seen: dict[str, int] = {}
+    slugs: set[str] = set()
+    for submission in found:
+        count = seen.get(submission.student, 0) + 1
+        seen[submission.student] = count
+        if count > 1:
+            submission.student = f"{submission.student}-{count}"
+        slug = _slug(submission.student)
+        while slug in slugs:
+            slug += "_"
+        slugs.add(slug)
+        submission.slug = slug
+    return found
+
+
+# --------------------------------------------------------------------------- workers
+
+
+class _Worker:
+    """A ``python -m textrnn_lab.grading.worker`` process, replaced when it dies."""
+
+    def __init__(self, number: int, log_dir: Path):
+        self.number = number
+        self.log_dir = log_dir
+        self.process: subprocess.Popen | None = None
+        self.buffer = b""
+        self.home = Path(tempfile.mkdtemp(prefix="textrnn-worker-"))
+
+    def start(self) -> None:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_dir / f"worker-{self.number}.log", "ab")
+        env = dict(os.environ)
+        from .. import paths
+
+        env.setdefault("TEXTRNN_LAB_ROOT", str(paths.repo_root()))
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "textrnn_lab.grading.worker"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, cwd=self.home, env=env,
+            start_new_session=True,
+        )
+        log.close()
+        self.buffer = b""
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def run(self, job: dict, backstop: float, stop: threading.Event) -> dict:
+        """Send a job, wait for its answer; raises RuntimeError with the reason when none comes."""
+        if not self.alive():
+            self.start()
+        assert self.process is not None
+        try:
+            self.process.stdin.write((json.dumps(job) + "\n").encode())
+            self.process.stdin.flush()
+        except (BrokenPipeError, OSError):
+            self.kill()
+            raise RuntimeError("the grading worker could not be reached") from None
+        deadline = time.monotonic() + backstop
+        fd = self.process.stdout.fileno()
+        while b"\n" not in self.buffer:
+            if stop.is_set():
+                self.kill()
+                raise RuntimeError("grading was interrupted")
+            if time.monotonic() > deadline:
+                self.kill()
+                raise RuntimeError(f"the grading worker did not finish within {backstop:.0f} s and was stopped")
+            ready, _, _ = select.select([fd], [], [], 0.5)
+            if ready:
+                chunk = os.read(fd, 1 << 20)
+                if not chunk:
+                    code = self.process.wait()
+                    self.process = None
+                    raise RuntimeError(f"the grading worker died (exit status {code})")
+                self.buffer += chunk
+        line, self.buffer = self.buffer.split(b"\n", 1)
+        return json.loads(line)
+
+    def kill(self) -> None:
+        if self.process is None:
+            return
+        for action in (lambda: os.killpg(self.process.pid, signal.SIGKILL), self.process.kill):
+            try:
+                action()
+            except OSError:
+                pass
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+        self.process = None
+
+    def close(self) -> None:
+        if self.alive():
+            try:
+                self.process.stdin.close()
+                self.process.wait(timeout=30)
+            except (OSError, subprocess.TimeoutExpired):
+                pass
+        self.kill()
+        import shutil
+
+        shutil.rmtree(self.home, ignore_errors=True)
+
+
+def _failed_result(spec, submission: Submission, message: str) -> SubmissionResult:
+    from .worker import _now
+
+    result = SubmissionResult(student=submission.student, chapter=spec.number,
+                              source=str(submission.path or ""), status="error", message=message, graded_at=_now())
+    result.exercises = [ExerciseResult(e.id, e.title, 0, e.points, "not-graded", message) for e in spec.exercises]
+    return result
+
+
+# --------------------------------------------------------------------------- the run
+
+
+class _Lock:
+    """An exclusive lock on the output folder, so two runs never interleave their writes."""
+
+    def __init__(self, folder: Path):
+        self.path = folder / ".grading.lock"
+        self.handle = None
+
+    def __enter__(self):
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.handle = open(self.path, "w")
+        try:
+            fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            self.handle.close()
+            raise CourseError(f"another `textrnn-lab grade` is writing to {self.path.parent}.",
+                              hint="wait for it to finish, or choose another --out folder.") from None
+        return self
+
+    def __exit__(self, *exc):
+        fcntl.flock(self.handle, fcntl.LOCK_UN)
+        self.handle.close()
+        return False
+
+
+def _isolation(options: GradeOptions, spec, out: Path, submissions: list[Submission], sources: list[Path]):
+    from .. import paths
+    from .sandbox import Isolation, hide_plan, isolation_available
+
+    if options.isolation not in ("auto", "on", "off"):
+        raise CourseError(f"isolation must be auto, on or off, not {options.isolation!r}.")
+    if options.isolation == "off":
+        return Isolation(False), "off (asked for): student code can read every file the grader can"
+    works, reason = isolation_available()
+    if not works:
+        if options.isolation == "on":
+            raise CourseError(f"isolation was required but is not available: {reason}.",
+                              hint="grade on Linux with user namespaces enabled, or pass --isolation off.")
+        return Isolation(False), f"none ({reason}): student code can read every file the grader can"
+    root = paths.repo_root()
+    secret = [spec.solution_path.resolve().parent, root / ".git", out.resolve()]
+    secret += [p.resolve() for p in sources]
+    secret += [s.path.resolve().parent for s in submissions if s.path is not None]
+    keep = None
+    from .sandbox import _needed_paths
+
+    keep = _needed_paths() + [Path(tempfile.gettempdir()).resolve(), root / "pyproject.toml"]
+    return Isolation(True, tuple(hide_plan(secret, keep))), f"namespaces ({reason}); solutions, output and submissions hidden"
+
+
+def grade(
+    chapter,
+    submissions: Iterable[str | os.PathLike],
+    out: str | os.PathLike,
+    options: GradeOptions | None = None,
+    log: Callable[[str], None] | None = None,
+) -> GradeRun:
+    """Grade ``submissions`` of ``chapter`` into ``out`` (see the module docstring)."""
+    from .feedback import write_feedback
+    from .spec import load_spec
+
+    options = options or GradeOptions()
+    log = log or (lambda line: None)
+    started = time.monotonic()
+    spec = load_spec(chapter)
+    sources = [Path(p) for p in submissions]
+    found = find_submissions(sources, spec)
+    out = Path(out)
+    if options.workers < 1:
+        raise CourseError(f"--workers must be at least 1, not {options.workers}.")
+    cell_timeout = options.cell_timeout or options.timeout
+    threads = options.threads or max(1, (os.cpu_count() or 1) // options.workers)
+
+    with _Lock(out):
+        book = Gradebook.load(out / "gradebook.csv")
+        warnings = [book.warning] if book.warning else []
+        for warning in warnings:
+            log(f"warning: {warning}")
+        todo = [s for s in found if options.force or not book.graded(s.student, spec.number)]
+        skipped = [s.student for s in found if s not in todo]
+        for student in skipped:
+            log(f"  {student}: already graded (use --force to grade again)")
+        isolation, description = _isolation(options, spec, out, found, sources)
+        log(f"grading {len(todo)} submission(s) of chapter {spec.number} ({spec.stem}) with {options.workers} "
+            f"worker(s); isolation: {description}")
+        if not todo:
+            book.save()
+            return GradeRun(out, book.path, [], skipped, description, time.monotonic() - started, warnings)
+
+        job_base = {
+            "chapter": str(spec.solution_path),
+            "out": str(out.resolve()),
+            "parameters": options.effective_parameters(),
+            "timeout": float(options.timeout),
+            "cell_timeout": float(min(cell_timeout, options.timeout)),
+            "test_timeout": float(options.test_timeout),
+            "limits": {"memory_mb": options.memory_mb, "file_mb": options.file_mb},
+            "isolate": isolation.enabled,
+            "hide": list(isolation.hide),
+            "threads": threads,
+        }
+        backstop = options.timeout + len(spec.exercises) * (options.test_timeout + 40) + 300
+        jobs: queue.Queue = queue.Queue()
+        for number, submission in enumerate(todo):
+            jobs.put((number, submission))
+        answers: queue.Queue = queue.Queue()
+        stop = threading.Event()
+        workers = [_Worker(n, out / ".logs") for n in range(min(options.workers, len(todo)))]
+
+        def serve(worker: _Worker) -> None:
+            while not stop.is_set():
+                try:
+                    number, submission = jobs.get_nowait()
+                except queue.Empty:
+                    return
+                job = dict(job_base, id=number, student=submission.student, slug=submission.slug,
+                           source=str(submission.path.resolve()) if submission.path else None, problem=submission.problem)
+                t0 = time.monotonic()
+                try:
+                    answer = worker.run(job, backstop, stop)
+                    result = SubmissionResult.from_dict(answer["result"])
+                except Exception as exc:  # noqa: BLE001 - recorded as this submission's grade
+                    if stop.is_set():
+                        return
+                    result = _failed_result(spec, submission, f"{exc}; this submission was not graded")
+                    try:
+                        result.feedback = [str(p) for p in write_feedback(result, out, submission.slug, spec.title)]
+                    except OSError:
+                        pass
+                result.timings["wall_s"] = round(time.monotonic() - t0, 3)
+                answers.put(result)
+
+        threads_ = [threading.Thread(target=serve, args=(w,), daemon=True) for w in workers]
+        results: list[SubmissionResult] = []
+        previous_handler = None
+        if threading.current_thread() is threading.main_thread():
+            previous_handler = signal.signal(signal.SIGTERM, _raise_interrupt)
+        try:
+            for thread in threads_:
+                thread.start()
+            while len(results) < len(todo):
+                try:
+                    result = answers.get(timeout=0.5)
+                except queue.Empty:
+                    if not any(t.is_alive() for t in threads_) and answers.empty():
+                        break
+                    continue
+                results.append(result)
+                book.put(result)
+                book.save()
+                log(f"  [{len(results)}/{len(todo)}] {result.student}: {result.summary()} "
+                    f"({result.timings.get('wall_s', 0):.1f} s)")
+        except KeyboardInterrupt:
+            stop.set()
+            for worker in workers:
+                worker.kill()
+            raise
+        finally:
+            stop.set()
+            for thread in threads_:
+                thread.join(timeout=30)
+            for worker in workers:
+                worker.close()
+            if previous_handler is not None:
+                signal.signal(signal.SIGTERM, previous_handler)
+        return GradeRun(out, book.path, results, skipped, description, time.monotonic() - started, warnings)
+
+
+def _raise_interrupt(signum, frame):  # pragma: no cover - signal handler
+    raise KeyboardInterrupt

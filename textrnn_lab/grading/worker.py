@@ -1,0 +1,437 @@
+"""One submission from start to finish, in a worker process.
+
+:func:`grade_submission` takes a job (a JSON-able dict made by :mod:`.grader`)
+and returns a :class:`~.results.SubmissionResult`; it never raises. The steps:
+
+1. read the file (size cap, clear errors: empty, not JSON, not a notebook);
+2. match it against the chapter (:mod:`.matching`): wrong chapter, tampering, the
+   notebook to execute;
+3. inject the parameters with papermill (``SMOKE=True, DEVICE="cpu"`` unless the
+   instructor says otherwise) and run it cell by cell in a sandboxed kernel, in a
+   fresh temporary folder that holds only a copy of the submission
+   (:mod:`.execution`), while the test process starts in parallel;
+4. test each exercise in the test process (:mod:`.checker`);
+5. write the executed notebook (with the grader's verdicts in it) and the
+   student's feedback (:mod:`.feedback`).
+
+``python -m textrnn_lab.grading.worker`` serves jobs: one JSON line in on stdin,
+one JSON line out (on a private copy of stdout, so nothing else can write there).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import queue
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .results import ExerciseResult, SubmissionResult
+from .sandbox import Isolation, Limits, launcher_prefix
+
+MAX_SUBMISSION_BYTES = 64 * 1024 * 1024
+MAX_OBJECT_BYTES = 512 * 1024 * 1024
+
+_SPECS: dict = {}
+
+
+def _spec(path: str):
+    from .spec import load_spec
+
+    key = (path, os.stat(path).st_mtime_ns)
+    if key not in _SPECS:
+        _SPECS.clear()
+        _SPECS[key] = load_spec(Path(path))
+    return _SPECS[key]
+
+
+def exercise_seed(student: str, exercise: str) -> int:
+    """The seed of a student's random check inputs: fixed per student and exercise (regrading gives the same)."""
+    return int.from_bytes(hashlib.sha256(f"{student}\0{exercise}".encode()).digest()[:4], "big") & 0x7FFFFFFF
+
+
+# --------------------------------------------------------------------------- the test process
+
+
+class CheckerClient:
+    """The worker's end of a :mod:`.checker` process (started early, used once per exercise)."""
+
+    def __init__(self, chapter: str, limits: Limits, isolation: Isolation, threads: int):
+        from .execution import kernel_environment
+
+        self.chapter = chapter
+        self.folder = Path(tempfile.mkdtemp(prefix="textrnn-check-"))
+        self.log_path = self.folder / ".checker.log"
+        log = open(self.log_path, "ab")
+        command = launcher_prefix(limits, isolation) + [sys.executable, "-m", "textrnn_lab.grading.checker", chapter]
+        self.process = subprocess.Popen(
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, cwd=self.folder,
+            env=kernel_environment(self.folder, threads), start_new_session=True,
+        )
+        log.close()
+        self.lines: queue.Queue = queue.Queue()
+        self.ready = False
+        threading.Thread(target=self._pump, daemon=True).start()
+
+    def _pump(self) -> None:
+        for line in self.process.stdout:
+            self.lines.put(line)
+        self.lines.put(None)
+
+    def _next(self, timeout: float):
+        try:
+            line = self.lines.get(timeout=timeout)
+        except queue.Empty:
+            return "timeout"
+        if line is None:
+            return None
+        try:
+            return json.loads(line)
+        except ValueError:
+            return {}
+
+    def log_tail(self) -> str:
+        try:
+            lines = self.log_path.read_text(errors="replace").strip().splitlines()
+        except OSError:
+            return ""
+        return lines[-1][:300] if lines else ""
+
+    def run(self, job: dict, blobs: dict[str, bytes], timeout: float) -> dict:
+        """Send one exercise and wait for its result (``{"status": "lost"}`` when the process is gone)."""
+        if not self.ready:
+            first = self._next(120)
+            if not isinstance(first, dict) or not first.get("ready"):
+                return {"status": "lost", "message": "the grader's test process did not start"
+                        + (f" ({self.log_tail()})" if self.log_tail() else "")}
+            self.ready = True
+        job = dict(job, sizes={name: len(blob) for name, blob in blobs.items()})
+        try:
+            self.process.stdin.write((json.dumps(job) + "\n").encode())
+            for name in job["sizes"]:
+                self.process.stdin.write(blobs[name])
+            self.process.stdin.flush()
+        except (BrokenPipeError, OSError):
+            return {"status": "lost", "message": "the grader's test process is gone"}
+        answer = self._next(timeout + 30)
+        if answer == "timeout":
+            self.close()
+            return {"status": "lost", "message": "the grader's test process stopped answering"}
+        if not isinstance(answer, dict) or "status" not in answer:
+            return {"status": "lost", "message": "the grader's test process was killed while it tested this exercise"}
+        return answer
+
+    def close(self) -> None:
+        try:
+            if self.process.poll() is None:
+                self.process.stdin.write(b'{"done": true}\n')
+                self.process.stdin.flush()
+                self.process.wait(timeout=5)
+        except (OSError, subprocess.TimeoutExpired, ValueError):
+            pass
+        for action in (lambda: os.killpg(self.process.pid, 9), self.process.kill):
+            try:
+                action()
+            except OSError:
+                pass
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------- grading one submission
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds")
+
+
+def _short(path: str, text: str) -> str:
+    """An error message with the submission's full path replaced by its file name."""
+    return text.replace(str(path), Path(path).name)
+
+
+def _not_graded(spec, result: SubmissionResult, status: str, message: str) -> SubmissionResult:
+    result.status = status
+    result.message = message
+    result.exercises = [
+        ExerciseResult(e.id, e.title, 0, e.points, "not-graded", message) for e in spec.exercises
+    ]
+    return result
+
+
+def _read_submission(path: Path):
+    from ..errors import NotebookError
+    from ..notebooks import read_notebook
+
+    if path.is_symlink() and not path.resolve().is_file():
+        raise NotebookError(f"{path.name} is a broken link.")
+    size = path.stat().st_size
+    if size > MAX_SUBMISSION_BYTES:
+        raise NotebookError(f"{path.name} is {size / 1e6:.0f} MB, more than a notebook should ever be "
+                            f"({MAX_SUBMISSION_BYTES / 1e6:.0f} MB).")
+    return read_notebook(path)
+
+
+def _exercise_verdict(exercise, analysis, report, exercise_runs, checker_result) -> ExerciseResult:
+    """Combine what happened in the kernel and in the test process into one exercise result."""
+    from .results import ExerciseResult
+
+    notes = analysis.exercise_notes(exercise.id)
+    last = exercise_runs[-1] if exercise_runs else None
+    if last is not None and last.status == "error":
+        notes.append(f"when your notebook ran, this exercise's cell raised {last.error}")
+    if last is not None and last.status == "timeout":
+        notes.append(last.error)
+    status, message, hint = checker_result.get("status", "error"), checker_result.get("message", ""), checker_result.get("hint")
+    if status == "lost":
+        status = "crashed"
+    points = exercise.points if status == "passed" else 0
+    return ExerciseResult(exercise.id, exercise.title, points, exercise.points, status, message, hint, notes)
+
+
+def _missing_verdict(exercise, analysis, report, exercise_runs, missing: list[str]) -> ExerciseResult:
+    notes = analysis.exercise_notes(exercise.id)
+    last = exercise_runs[-1] if exercise_runs else None
+    names = ", ".join(f"`{n}`" for n in missing)
+    entries = [report.exported.get(n, {}) for n in missing]
+    if last is not None and last.status in ("crashed", "timeout", "skipped"):
+        status = "timeout" if last.status == "timeout" else "crashed"
+        message = f"your exercise cell could not run: {last.error}"
+    elif last is not None and last.status == "not-run":
+        status, message = "timeout", f"your exercise cell was never run: {last.error}"
+    elif report.ended in ("crashed", "kernel-failed") or not report.exported:
+        status = "crashed" if report.ended != "kernel-failed" else "error"
+        message = f"{names} could not be tested: {report.message or 'the kernel stopped before the end of the notebook'}"
+    elif any(e.get("status") == "error" for e in entries):
+        errors = "; ".join(e.get("error", "") for e in entries if e.get("status") == "error")
+        status, message = "error", f"the grader could not copy {names} out of your notebook to test it ({errors})"
+    else:
+        status = "missing"
+        message = f"{names} is not defined after your notebook ran"
+        found = analysis.exercises.get(exercise.id)
+        if found is None or found.index is None:
+            message += " (the exercise cell was not found: was it deleted or renamed?)"
+        elif last is not None and last.status == "error":
+            message += f" (your exercise cell raised {last.error})"
+    return ExerciseResult(exercise.id, exercise.title, 0, exercise.points, status, message, None, notes)
+
+
+def _annotate_executed(nb, result: SubmissionResult) -> None:
+    """Put the grader's verdicts into the executed notebook: a summary on top, one note per test placeholder."""
+    import nbformat
+
+    from .matching import GRADER_KEY
+    from .results import format_points
+
+    by_id = {e.exercise: e for e in result.exercises}
+    for cell in nb.cells:
+        info = cell.get("metadata", {}).get(GRADER_KEY, {}) or {}
+        if info.get("role") == "test" and info.get("exercise") in by_id:
+            e = by_id[info["exercise"]]
+            cell.source = (f"**[grader] {e.title} (`{e.exercise}`): {e.status}, "
+                           f"{format_points(e.points)} / {format_points(e.max_points)} points.** {e.message}")
+    lines = [f"**[grader] {result.student}: {format_points(result.points)} / {format_points(result.max_points)} "
+             f"points ({result.status}).** Graded {result.graded_at}."]
+    for note in result.tampering + result.notes:
+        lines.append(f"* {note}")
+    header = nbformat.v4.new_markdown_cell("\n".join(lines))
+    header.metadata[GRADER_KEY] = {"role": "summary"}
+    nb.cells.insert(0, header)
+
+
+def _write_notebook(nb, path: Path) -> None:
+    import nbformat
+
+    from ..checkpoint import atomic_write_bytes
+
+    try:
+        text = nbformat.writes(nb, version=4)
+    except Exception:  # noqa: BLE001 - odd student metadata must not lose the executed notebook
+        text = json.dumps(nb, indent=1, default=str)
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def grade_submission(job: dict) -> SubmissionResult:
+    """Grade one submission (see the module docstring); never raises."""
+    started = time.monotonic()
+    result = SubmissionResult(student=job["student"], chapter="", source=job.get("source") or "", status="graded",
+                              graded_at=_now())
+    try:
+        spec = _spec(job["chapter"])
+        result.chapter = spec.number
+        _grade(job, spec, result)
+    except Exception as exc:  # noqa: BLE001 - a grader bug is recorded, never fatal to the run
+        traceback.print_exc()
+        result.status = "error"
+        result.message = f"the grader failed on this submission: {type(exc).__name__}: {exc}"
+        if not result.exercises and result.chapter:
+            _not_graded(_spec(job["chapter"]), result, "error", result.message)
+    result.timings["total_s"] = round(time.monotonic() - started, 3)
+    try:
+        from .feedback import write_feedback
+
+        title = _spec(job["chapter"]).title if result.chapter else None
+        result.feedback = [str(p) for p in write_feedback(result, Path(job["out"]), job["slug"], title)]
+    except Exception as exc:  # noqa: BLE001
+        traceback.print_exc()
+        result.notes.append(f"the feedback file could not be written: {exc}")
+    return result
+
+
+def _grade(job: dict, spec, result: SubmissionResult) -> None:
+    from papermill.parameterize import parameterize_notebook
+
+    from ..errors import CourseError
+    from .execution import cell_roles, read_regular_file, run_notebook
+    from .matching import analyse, executable_notebook
+
+    timings = result.timings
+    if not job.get("source"):
+        _not_graded(spec, result, "missing", job.get("problem") or "no notebook for this chapter was found")
+        return
+    source = Path(job["source"])
+    t0 = time.monotonic()
+    try:
+        nb = _read_submission(source)
+    except CourseError as exc:
+        _not_graded(spec, result, "invalid", _short(str(source), exc.message))
+        return
+    except OSError as exc:
+        _not_graded(spec, result, "invalid", f"{source.name} cannot be read: {exc.strerror or exc}")
+        return
+    analysis = analyse(nb, spec)
+    if not analysis.chapter_ok:
+        _not_graded(spec, result, "wrong-chapter", analysis.chapter_message)
+        return
+    grading_nb = executable_notebook(nb, analysis, spec)
+    grading_nb = parameterize_notebook(grading_nb, dict(job.get("parameters") or {}), kernel_name="python3", language="python")
+    timings["prepare_s"] = round(time.monotonic() - t0, 3)
+
+    limits = Limits(**job.get("limits", {}))
+    isolation = Isolation(bool(job.get("isolate")), tuple(job.get("hide", ())))
+    threads = int(job.get("threads", 1))
+    workdir = Path(tempfile.mkdtemp(prefix="textrnn-grade-"))
+    checker = None
+    try:
+        shutil.copyfile(source, workdir / (job["slug"] + ".ipynb"))
+        checker = CheckerClient(spec.number, limits, isolation, threads)
+        names = sorted({n for e in spec.exercises for n in e.objects})
+        report = run_notebook(
+            grading_nb, workdir, names, limits=limits, isolation=isolation,
+            cell_timeout=float(job["cell_timeout"]), notebook_timeout=float(job["timeout"]), threads=threads,
+        )
+        timings.update(kernel_start_s=round(report.kernel_start_s, 3), cells_s=round(report.cells_s, 3),
+                       export_s=round(report.export_s, 3), attempts=report.attempts)
+        roles = cell_roles(grading_nb)
+
+        t_tests = time.monotonic()
+        forged = False
+        for exercise in spec.exercises:
+            indices = [i for i, info in roles.items() if info.get("role") == "exercise" and info.get("exercise") == exercise.id]
+            runs = [report.cells[i] for i in indices if i in report.cells]
+            missing = [n for n in exercise.objects if report.exported.get(n, {}).get("status") != "ok"]
+            if missing:
+                result.exercises.append(_missing_verdict(exercise, analysis, report, runs, missing))
+                continue
+            blobs, unreadable = {}, None
+            for name in exercise.objects:
+                try:
+                    blobs[name] = read_regular_file(report.export_dir / f"{name}.pkl", MAX_OBJECT_BYTES)
+                except OSError as exc:
+                    unreadable = f"the grader could not read your `{name}` ({exc})"
+                    break
+            if unreadable:
+                result.exercises.append(ExerciseResult(exercise.id, exercise.title, 0, exercise.points, "error",
+                                                       unreadable, None, analysis.exercise_notes(exercise.id)))
+                continue
+            if checker is None or checker.process.poll() is not None:
+                if checker is not None:
+                    checker.close()
+                checker = CheckerClient(spec.number, limits, isolation, threads)
+            checker_job = {
+                "exercise": exercise.id,
+                "nonce": secrets.token_hex(16),
+                "imports": exercise.imports,
+                "visible": exercise.visible,
+                "hidden": exercise.hidden,
+                "objects": exercise.objects,
+                "seed": exercise_seed(result.student, exercise.id),
+                "timeout": float(job["test_timeout"]),
+            }
+            answer = checker.run(checker_job, blobs, float(job["test_timeout"]))
+            if answer.get("forged"):
+                forged = True
+            if answer.get("status") == "lost":
+                result.notes.append(f"{exercise.id}: {answer.get('message')}")
+                checker.close()
+                checker = None
+            result.exercises.append(_exercise_verdict(exercise, analysis, report, runs, answer))
+        timings["tests_s"] = round(time.monotonic() - t_tests, 3)
+
+        # what the instructor should know about the run
+        result.tampering = list(analysis.tampering)
+        if forged:
+            result.tampering.append("a test process received more than one result: something other than the grader "
+                                    "wrote to its result channel")
+        result.notes.extend(analysis.notes)
+        exercise_cells = {i for i, info in roles.items() if info.get("role") == "exercise"}
+        for run in report.cells.values():
+            if run.status in ("crashed", "timeout") and run.index not in exercise_cells:
+                origin = roles.get(run.index, {}).get("origin")
+                where = f"cell {origin}" if origin is not None else f"the injected cell {run.index}"
+                result.notes.append(f"{where}: {run.error}")
+        if report.ended == "notebook-timeout":
+            result.notes.append(f"the notebook ran past its time limit ({float(job['timeout']):.0f} s); "
+                                "the cells after that point were not run")
+        elif report.ended in ("crashed", "kernel-failed") and report.message:
+            result.notes.append(report.message)
+        elif report.message:
+            result.notes.append(report.message)
+        for index in report.truncated:
+            origin = roles.get(index, {}).get("origin")
+            result.notes.append(f"cell {origin if origin is not None else index} printed too much; its output was truncated")
+        if report.attempts > 1:
+            result.notes.append(f"the notebook was run {report.attempts} times, skipping the cells that killed or hung the kernel")
+        if result.tampering:
+            result.status = "review"
+
+        t_write = time.monotonic()
+        executed_path = Path(job["out"]) / "executed" / f"{job['slug']}.ipynb"
+        _annotate_executed(grading_nb, result)
+        _write_notebook(grading_nb, executed_path)
+        result.executed = str(executed_path)
+        timings["write_s"] = round(time.monotonic() - t_write, 3)
+    finally:
+        if checker is not None:
+            checker.close()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------- the worker process
+
+
+def main() -> int:
+    channel = os.fdopen(os.dup(1), "w", buffering=1)
+    os.dup2(2, 1)  # stray prints (libraries, children) go to stderr, never into the protocol
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        job = json.loads(line)
+        result = grade_submission(job)
+        channel.write(json.dumps({"id": job.get("id"), "result": result.to_dict()}, default=str) + "\n")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover - run as a process
+    sys.exit(main())
