@@ -1,0 +1,375 @@
+"""Chapter 04: gradient probes, global-norm clipping, the long-range task, the instability runs, the checks."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from textrnn_lab import checks
+from textrnn_lab.errors import CourseError
+from textrnn_lab.gradients import (
+    MODES,
+    build_rnn,
+    clip_grad_norm,
+    count_parameters,
+    global_grad_norm,
+    gradient_ratio,
+    hidden_gradient_norms,
+    input_gradient_norms,
+    last_step_sum,
+    mode_summary,
+    set_keep_gate_bias,
+    set_recurrent_radius,
+    spectral_radius,
+)
+from textrnn_lab.instability import CharCorpus, TinyCharLM, train_char_lm
+from textrnn_lab.longrange import FirstTokensTask, SequenceClassifier, classification_loss, train_long_range
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """These models are tiny: on a shared 2-core machine one thread is many times faster than two."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+# --------------------------------------------------------------------------- modes
+
+
+def test_build_rnn_modes_shapes_and_sizes():
+    x = torch.randn(3, 7, 5)
+    shapes = {}
+    for mode in MODES:
+        rnn = build_rnn(mode, 5, 4)
+        out, state = rnn(x)
+        h = state[0] if isinstance(state, tuple) else state
+        shapes[mode] = (tuple(out.shape), tuple(h.shape))
+    assert shapes["standard"] == ((3, 7, 4), (1, 3, 4))
+    assert shapes["bidirectional"] == ((3, 7, 8), (2, 3, 4))
+    assert shapes["deep"] == ((3, 7, 4), (2, 3, 4))
+    lstm, gru = build_rnn("lstm", 5, 4), build_rnn("gru", 5, 4)
+    assert count_parameters(gru) * 4 == count_parameters(lstm) * 3  # 3 weight blocks vs 4
+    rows = mode_summary(input_size=5, hidden_size=4, seq_len=6, batch_size=2, repeats=1)
+    assert [r["mode"] for r in rows] == list(MODES) and all(r["parameters"] > 0 for r in rows)
+    with pytest.raises(CourseError):
+        build_rnn("transformer", 5, 4)
+
+
+def test_bidirectional_outputs_see_the_future_and_standard_ones_do_not():
+    torch.manual_seed(0)
+    x = torch.randn(2, 6, 3)
+    for mode, sees_future in (("standard", False), ("bidirectional", True)):
+        rnn = build_rnn(mode, 3, 4)
+        norms = input_gradient_norms(rnn, x, lambda out: out[:, 2].sum())
+        assert (norms[3:].max() > 0) == sees_future, mode
+        assert norms[:3].min() > 0
+
+
+# --------------------------------------------------------------------------- probes
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_probes_give_one_norm_per_step(cell):
+    torch.manual_seed(0)
+    rnn = build_rnn(cell, 3, 5)
+    x = torch.randn(4, 9, 3)
+    before = x.clone()
+    for probe in (input_gradient_norms, hidden_gradient_norms):
+        norms = probe(rnn, x)
+        assert norms.shape == (9,) and norms.dtype == torch.float32 and not norms.requires_grad
+        assert torch.isfinite(norms).all() and (norms > 0).all()
+    assert torch.equal(x, before) and x.grad is None
+    assert all(p.grad is None for p in rnn.parameters())  # the probes leave parameter gradients alone
+
+
+def test_input_probe_matches_autograd_by_hand():
+    torch.manual_seed(1)
+    rnn = build_rnn("gru", 2, 3, num_layers=2)
+    x = torch.randn(3, 5, 2)
+    xx = x.clone().requires_grad_(True)
+    out, _ = rnn(xx)
+    out[:, -1].sum().backward()
+    expected = torch.stack([xx.grad[:, t].norm() for t in range(5)])
+    torch.testing.assert_close(input_gradient_norms(rnn, x), expected)
+
+
+def test_hidden_probe_matches_a_hand_unrolled_rnn():
+    torch.manual_seed(2)
+    rnn = build_rnn("standard", 2, 3)
+    x = torch.randn(2, 6, 2)
+    w_ih, w_hh, b = rnn.weight_ih_l0, rnn.weight_hh_l0, rnn.bias_ih_l0 + rnn.bias_hh_l0
+    h, states = torch.zeros(2, 3), []
+    for t in range(6):
+        h = torch.tanh(x[:, t] @ w_ih.T + h @ w_hh.T + b)
+        h.retain_grad()
+        states.append(h)
+    states[-1].sum().backward()
+    expected = torch.stack([s.grad.norm() for s in states])
+    torch.testing.assert_close(hidden_gradient_norms(rnn, x), expected, rtol=1e-5, atol=1e-7)
+
+
+def test_plain_rnn_with_small_weights_vanishes_and_large_ones_explode():
+    x = torch.randn(8, 40, 4, generator=torch.Generator().manual_seed(0))
+    ratios = {}
+    for radius in (0.5, 3.0):
+        rnn = set_recurrent_radius(build_rnn("standard", 4, 16), radius, seed=0)
+        assert spectral_radius(rnn.weight_hh_l0) == pytest.approx(radius, rel=1e-4)
+        norms = hidden_gradient_norms(rnn, x)
+        ratios[radius] = gradient_ratio(norms)
+    assert ratios[0.5] < 1e-8 and ratios[3.0] > 1e2
+
+
+def test_keep_gate_bias_slows_the_decay_of_gated_cells():
+    x = torch.randn(8, 60, 4, generator=torch.Generator().manual_seed(0))
+    for cell in ("lstm", "gru"):
+        torch.manual_seed(0)
+        rnn = build_rnn(cell, 4, 16)
+        plain = gradient_ratio(hidden_gradient_norms(rnn, x))
+        set_keep_gate_bias(rnn, 4.0)
+        kept = gradient_ratio(hidden_gradient_norms(rnn, x))
+        assert kept > plain * 1e6, cell
+        h = rnn.hidden_size
+        assert torch.all(rnn.bias_ih_l0[h:2 * h] + rnn.bias_hh_l0[h:2 * h] == 4.0)
+    with pytest.raises(CourseError):
+        set_keep_gate_bias(build_rnn("rnn", 4, 4), 1.0)
+    with pytest.raises(CourseError):
+        hidden_gradient_norms(build_rnn("bidirectional", 4, 4), x)
+
+
+# --------------------------------------------------------------------------- clipping
+
+
+def _params_with_grads(seed: int, scale: float, none_at: int | None = None):
+    gen = torch.Generator().manual_seed(seed)
+    params = []
+    for i, shape in enumerate([(3, 4), (5,), (2, 2, 2)]):
+        p = nn.Parameter(torch.randn(shape, generator=gen))
+        p.grad = None if i == none_at else torch.randn(shape, generator=gen) * scale
+        params.append(p)
+    return params
+
+
+@pytest.mark.parametrize("scale,max_norm,none_at", [(10.0, 1.0, None), (0.01, 1.0, None), (3.0, 0.5, 1)])
+def test_clip_grad_norm_matches_torch(scale, max_norm, none_at):
+    ours, theirs = _params_with_grads(0, scale, none_at), _params_with_grads(0, scale, none_at)
+    total = clip_grad_norm(iter(ours), max_norm)
+    expected = torch.nn.utils.clip_grad_norm_(theirs, max_norm)
+    torch.testing.assert_close(total, expected)
+    for p, q in zip(ours, theirs):
+        assert (p.grad is None) == (q.grad is None)
+        if p.grad is not None:
+            torch.testing.assert_close(p.grad, q.grad)
+    assert float(global_grad_norm(ours)) <= max_norm * (1 + 1e-5) or float(total) <= max_norm
+
+
+def test_global_clipping_keeps_the_direction_per_tensor_clipping_does_not():
+    params = _params_with_grads(3, 5.0)
+    before = torch.cat([p.grad.flatten() for p in params])
+    clip_grad_norm(params, 1.0)
+    after = torch.cat([p.grad.flatten() for p in params])
+    assert torch.nn.functional.cosine_similarity(before, after, dim=0) > 0.9999
+    assert after.norm() == pytest.approx(1.0, rel=1e-4)
+
+
+# --------------------------------------------------------------------------- long-range task
+
+
+def test_first_tokens_task_labels_come_from_the_first_tokens():
+    task = FirstTokensTask(length=12, n_classes=3, n_signal=2, n_distractors=5)
+    x, y = task.sample(200, seed=0)
+    assert x.shape == (200, 12) and y.shape == (200,) and x.dtype == y.dtype == torch.long
+    assert task.vocab_size == 8 and task.chance == pytest.approx(1 / 3)
+    assert (x[:, :2] < 3).all() and (x[:, 2:] >= 3).all() and (x < 8).all()
+    assert torch.equal(y, x[:, :2].sum(dim=1) % 3)
+    assert set(y.tolist()) == {0, 1, 2}
+    # changing every distractor leaves the label unchanged: only the first tokens decide it
+    x2, y2 = task.sample(200, seed=0)
+    assert torch.equal(x, x2) and torch.equal(y, y2)
+    other = x.clone()
+    other[:, 2:] = 3 + (other[:, 2:] - 3 + 1) % 5
+    assert torch.equal(other[:, :2].sum(dim=1) % 3, y)
+    batches = task.batches(3, 16, seed=1)
+    assert len(batches) == 3 and batches[0][0].shape == (16, 12)
+    with pytest.raises(CourseError):
+        FirstTokensTask(length=4, n_signal=5)
+
+
+def test_sequence_classifier_shapes_and_loss():
+    task = FirstTokensTask(length=7)
+    model = SequenceClassifier(task.vocab_size, task.n_classes, cell="gru", hidden_size=6, keep_gate_bias=2.0)
+    x, y = task.sample(5, seed=0)
+    assert model(x).shape == (5, 2)
+    loss, extra = classification_loss(model, (x, y))
+    assert loss.ndim == 0 and 0.0 <= float(extra["acc"]) <= 1.0
+    h = model.rnn.hidden_size
+    assert torch.all(model.rnn.bias_ih_l0[h:2 * h] == 2.0)
+
+
+def test_a_short_task_is_learned_quickly():
+    result = train_long_range("lstm", FirstTokensTask(length=5), steps=60, steps_per_epoch=20, n_test=200)
+    assert result.test_acc > 0.9 and len(result.history) == 3 and not result.diverged
+    assert result.row()["cell"] == "lstm"
+
+
+# --------------------------------------------------------------------------- instability runs
+
+
+def test_char_lm_windows_and_truncation():
+    corpus = CharCorpus("abcabcabd" * 20)
+    x, y = corpus.windows(4, 10, torch.Generator().manual_seed(0))
+    assert x.shape == y.shape == (4, 10) and torch.equal(x[:, 1:], y[:, :-1])
+    torch.manual_seed(0)
+    full = TinyCharLM(corpus.vocab_size, hidden_size=8, embed_size=4)
+    cut = TinyCharLM(corpus.vocab_size, hidden_size=8, embed_size=4, truncate=3)
+    cut.load_state_dict(full.state_dict())
+    torch.testing.assert_close(full(x), cut(x))  # truncation changes the gradient, not the forward pass
+    xe = x[:1]
+    emb = cut.embed(xe).detach().requires_grad_(True)
+    cut.embed = nn.Identity()
+    cut.head = nn.Identity()
+    (grad,) = torch.autograd.grad(cut(emb)[:, -1].sum(), emb)
+    # chunks 0-2, 3-5, 6-8, 9: the last output's gradient stops at the start of its chunk
+    assert grad[0, :9].abs().sum() == 0 and grad[0, 9].abs().sum() > 0
+
+
+def test_long_windows_diverge_without_clipping_and_train_with_it():
+    """The chapter's scenario in miniature: a tanh RNN LM (recurrent radius 1.5) on 256-character windows."""
+    from textrnn_lab.data import load_dataset
+    from textrnn_lab.errors import DataError
+
+    try:
+        text = load_dataset("austen", max_chars=50_000)
+    except DataError as exc:  # pragma: no cover - data/ is part of the repository
+        pytest.skip(f"austen data unavailable: {exc.message}")
+    corpus = CharCorpus(text)
+    wild = train_char_lm(corpus, seq_len=256, steps=5)
+    tame = train_char_lm(corpus, seq_len=256, steps=5, clip_grad_norm=1.0)
+    assert wild.diverged and wild.diverged_at is not None and math.isnan(wild.final_loss)
+    assert wild.grad_norms[0] > 100  # the history before the NaN is kept
+    assert not tame.diverged and len(tame.losses) == len(tame.grad_norms) == 5
+    assert tame.grad_norms[0] == pytest.approx(wild.grad_norms[0])  # the norm is recorded before clipping
+    assert math.isfinite(tame.final_loss) and tame.losses[-1] < tame.losses[0]
+    assert tame.row()["diverged_at_step"] is None and wild.row()["final_loss"] == "NaN"
+
+
+# --------------------------------------------------------------------------- the self-checks
+
+
+def test_checks_pass_on_the_references():
+    for name, ref in (("04.input_gradient_norms", input_gradient_norms),
+                      ("04.keep_gate_bias", set_keep_gate_bias),
+                      ("04.clip_grad_norm", clip_grad_norm)):
+        assert checks.check(name, ref, seed=0, quiet=True).passed, name
+    assert checks.check("04.clip_grad_norm", torch.nn.utils.clip_grad_norm_, seed=1, quiet=True).passed
+    assert set(checks.available_checks("04")) == {"04.input_gradient_norms", "04.keep_gate_bias", "04.clip_grad_norm"}
+
+
+def _per_tensor_clip(parameters, max_norm):
+    total = 0.0
+    for p in parameters:
+        if p.grad is not None:
+            norm = p.grad.norm()
+            total += float(norm) ** 2
+            if norm > max_norm:
+                p.grad.mul_(max_norm / norm)
+    return total ** 0.5
+
+
+def _clip_without_clamp(parameters, max_norm):
+    parameters = list(parameters)
+    total = global_grad_norm(parameters)
+    for p in parameters:
+        if p.grad is not None:
+            p.grad.mul_(max_norm / (total + 1e-6))  # also scales small gradients *up*
+    return total
+
+
+def _clip_consuming_a_generator_twice(parameters, max_norm):
+    total = global_grad_norm(parameters)
+    for p in parameters:  # a generator is already exhausted here
+        p.grad.mul_(min(1.0, max_norm / (float(total) + 1e-6)))
+    return total
+
+
+def _clip_returns_the_norm_after(parameters, max_norm):
+    parameters = list(parameters)
+    clip_grad_norm(parameters, max_norm)
+    return global_grad_norm(parameters)
+
+
+def _probe_per_example_mean(rnn, x, loss_fn=last_step_sum):
+    x = x.detach().clone().requires_grad_(True)
+    (grad,) = torch.autograd.grad(loss_fn(rnn(x)[0]), x)
+    return grad.norm(dim=2).mean(dim=0)
+
+
+def _probe_ignores_loss_fn(rnn, x, loss_fn=last_step_sum):
+    return input_gradient_norms(rnn, x)
+
+
+def _probe_accumulates_in_x(rnn, x, loss_fn=last_step_sum):
+    x.requires_grad_(True)
+    loss_fn(rnn(x)[0]).backward()
+    return x.grad.pow(2).sum(dim=(0, 2)).sqrt()
+
+
+def _probe_per_example(rnn, x, loss_fn=last_step_sum):
+    x = x.detach().clone().requires_grad_(True)
+    (grad,) = torch.autograd.grad(loss_fn(rnn(x)[0]), x)
+    return grad.norm(dim=2)  # [B, T]
+
+
+def _gate_hh_only(rnn, value):
+    with torch.no_grad():
+        h = rnn.hidden_size
+        for name, p in rnn.named_parameters():
+            if name.startswith("bias_hh"):
+                p[h:2 * h] = value
+
+
+def _gate_first_block(rnn, value):  # the LSTM input gate / GRU reset gate
+    with torch.no_grad():
+        h = rnn.hidden_size
+        for name, p in rnn.named_parameters():
+            if name.startswith("bias_ih"):
+                p[:h] = value
+            elif name.startswith("bias_hh"):
+                p[:h] = 0.0
+
+
+def _gate_first_layer_only(rnn, value):
+    with torch.no_grad():
+        h = rnn.hidden_size
+        rnn.bias_ih_l0[h:2 * h] = value
+        rnn.bias_hh_l0[h:2 * h] = 0.0
+
+
+@pytest.mark.parametrize("name,wrong", [
+    ("04.clip_grad_norm", _per_tensor_clip),
+    ("04.clip_grad_norm", _clip_without_clamp),
+    ("04.clip_grad_norm", _clip_consuming_a_generator_twice),
+    ("04.clip_grad_norm", _clip_returns_the_norm_after),
+    ("04.input_gradient_norms", _probe_per_example_mean),
+    ("04.input_gradient_norms", _probe_ignores_loss_fn),
+    ("04.input_gradient_norms", _probe_accumulates_in_x),
+    ("04.input_gradient_norms", _probe_per_example),
+    ("04.keep_gate_bias", _gate_hh_only),
+    ("04.keep_gate_bias", _gate_first_block),
+    ("04.keep_gate_bias", _gate_first_layer_only),
+])
+def test_checks_fail_on_wrong_implementations(name, wrong):
+    for seed in range(3):
+        result = checks.check(name, wrong, seed=seed, quiet=True)
+        assert result.status == "fail", (seed, result.line)
+
+
+def test_check_reports_todo_for_the_stub():
+    def stub(*args, **kwargs):
+        raise NotImplementedError()
+
+    for name in ("04.input_gradient_norms", "04.keep_gate_bias", "04.clip_grad_norm"):
+        assert checks.check(name, stub, quiet=True).status == "todo"

@@ -1,0 +1,220 @@
+"""Checks for chapter 04 (vanishing and exploding gradients).
+
+* ``04.input_gradient_norms``: ``f(rnn, x, loss_fn=last_step_sum) -> FloatTensor[T]``,
+  the norm of dL/dx_t per time step;
+* ``04.keep_gate_bias``: ``f(rnn, value)`` sets the LSTM forget / GRU update gate bias;
+* ``04.clip_grad_norm``: ``f(parameters, max_norm) -> total norm``, clipping by global norm.
+
+The references are bound as default arguments when this module is imported, so
+patching ``textrnn_lab.gradients`` or ``torch.nn.utils`` later changes nothing.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from . import CheckFailed, register
+from .compare import as_float, brief, expect_callable, expect_close, expect_tensor
+from ..gradients import input_gradient_norms as _ref_input_gradient_norms
+from ..gradients import last_step_sum
+from ..gradients import set_keep_gate_bias as _ref_keep_gate_bias
+
+_CELLS = (nn.RNN, nn.LSTM, nn.GRU)
+
+
+def _seed(rng) -> int:
+    return int(rng.integers(0, 2**31 - 1))
+
+
+def _random_rnn(rng, case: int, gated_only: bool = False) -> nn.RNNBase:
+    cells = _CELLS[1:] if gated_only else _CELLS
+    cls = cells[case % len(cells)] if case < 6 else cells[int(rng.integers(0, len(cells)))]
+    layers = 1 if case < 3 else int(rng.integers(1, 3))
+    bidirectional = bool(case >= 3 and rng.random() < 0.4)
+    torch.manual_seed(_seed(rng))
+    return cls(int(rng.integers(1, 5)), int(rng.integers(2, 7)), num_layers=layers,
+               bidirectional=bidirectional, batch_first=True)
+
+
+def _describe(rnn: nn.RNNBase) -> str:
+    extra = f", num_layers={rnn.num_layers}" if rnn.num_layers > 1 else ""
+    extra += ", bidirectional=True" if rnn.bidirectional else ""
+    return f"{type(rnn).__name__}({rnn.input_size}, {rnn.hidden_size}{extra})"
+
+
+# --------------------------------------------------------------------------- the probe
+
+
+def _loss_for_case(rng, case: int, out_features: int):
+    """(name, loss_fn or None for the default) for one case."""
+    kind = case % 4 if case >= 4 else 0
+    if kind == 0:
+        return "default loss", None
+    if kind == 1:
+        return "loss_fn=lambda out: out.pow(2).mean()", lambda out: out.pow(2).mean()
+    if kind == 2:
+        gen = torch.Generator().manual_seed(_seed(rng))
+        w = torch.randn(out_features, generator=gen)
+        return "loss_fn=a random projection of out[:, -1]", lambda out: (out[:, -1] @ w).sum()
+    t = int(rng.integers(0, 2))
+    return f"loss_fn=lambda out: out[:, {t}].sum()", lambda out: out[:, t].sum()
+
+
+@register(
+    "04.input_gradient_norms",
+    hint="make a leaf copy x = x.detach().clone().requires_grad_(True), run outputs, _ = rnn(x), "
+    "loss = loss_fn(outputs), grad, = torch.autograd.grad(loss, x), then the norm over batch and "
+    "features together for each t: grad.pow(2).sum(dim=(0, 2)).sqrt() (shape [T])",
+    cases=20,
+)
+def _check_input_gradient_norms(func, rng, cases, _reference=_ref_input_gradient_norms, _default=last_step_sum):
+    expect_callable(func, "input_gradient_norms(rnn, x, loss_fn=last_step_sum)")
+    for case in range(cases):
+        rnn = _random_rnn(rng, case)
+        batch, steps = int(rng.integers(1, 5)), int(rng.integers(2, 13))
+        x = torch.from_numpy(rng.normal(size=(batch, steps, rnn.input_size))).float()
+        name, loss_fn = _loss_for_case(rng, case, rnn.hidden_size * (2 if rnn.bidirectional else 1))
+        expected = _reference(rnn, x, loss_fn if loss_fn is not None else _default)
+        given = x.clone()
+        got = func(rnn, given) if loss_fn is None else func(rnn, given, loss_fn)
+        context = f"input_gradient_norms({_describe(rnn)}, x of shape {tuple(x.shape)}, {name})"
+        if isinstance(got, torch.Tensor):
+            got = got.detach()
+            if tuple(got.shape) == (batch, steps) or tuple(got.shape) == (steps, batch):
+                raise CheckFailed(f"{context}: expected shape ({steps},), one norm per time step, got "
+                                  f"{tuple(got.shape)}: take the norm over the batch and the features together.")
+        if not torch.equal(given, x):
+            raise CheckFailed(f"{context}: your function changed the values of x; work on a copy.")
+        expect_tensor(got, expected, context=context, rtol=1e-4, atol=1e-7)
+        if case < 3:  # the same tensor twice: no gradient may pile up from one call to the next
+            again = func(rnn, given) if loss_fn is None else func(rnn, given, loss_fn)
+            expect_tensor(again.detach() if isinstance(again, torch.Tensor) else again, expected,
+                          context=f"{context}, called a second time with the same x (use a fresh leaf copy "
+                                  f"of x, so that gradients do not accumulate in x.grad)", rtol=1e-4, atol=1e-7)
+
+
+# --------------------------------------------------------------------------- the keep gate
+
+
+@register(
+    "04.keep_gate_bias",
+    hint="PyTorch stacks the gates in the rows of bias_ih_l* / bias_hh_l*: LSTM (input, forget, cell, output), "
+    "GRU (reset, update, new), each hidden_size rows; the gate is rows hidden_size:2*hidden_size. "
+    "Set bias_ih there to value and bias_hh there to 0 (their sum is what counts), for every layer and "
+    "direction, under torch.no_grad(), and change nothing else",
+    cases=12,
+)
+def _check_keep_gate_bias(func, rng, cases, _reference=_ref_keep_gate_bias):
+    expect_callable(func, "set_keep_gate_bias(rnn, value)")
+    for case in range(cases):
+        rnn = _random_rnn(rng, case, gated_only=True)
+        value = float(rng.choice([1.0, 2.0, 4.0, -1.0])) if case < 4 else float(rng.uniform(-3, 5))
+        expected = {k: v.detach().clone() for k, v in rnn.named_parameters()}
+        reference = type(rnn)(rnn.input_size, rnn.hidden_size, num_layers=rnn.num_layers,
+                              bidirectional=rnn.bidirectional, batch_first=True)
+        reference.load_state_dict(rnn.state_dict())
+        _reference(reference, value)
+        want = dict(reference.named_parameters())
+        context = f"set_keep_gate_bias({_describe(rnn)}, {value:g})"
+        returned = func(rnn, value)
+        if returned is not None and returned is not rnn:
+            raise CheckFailed(f"{context}: return the module you were given (or None), not {brief(returned)}.")
+        got = dict(rnn.named_parameters())
+        h = rnn.hidden_size
+        for name in expected:
+            if name.startswith("bias_ih"):
+                partner = "bias_hh" + name[len("bias_ih"):]
+                total = (got[name] + got[partner]).detach()
+                target = (want[name] + want[partner]).detach()
+                expect_tensor(total, target, context=f"{context}: {name} + {partner}", rtol=1e-5, atol=1e-6)
+            elif not name.startswith("bias_hh"):
+                expect_tensor(got[name].detach(), expected[name],
+                              context=f"{context}: {name} must not change")
+        for name in expected:
+            if name.startswith("bias_hh"):  # the other gates keep their two biases as they were
+                rows = torch.ones(got[name].shape[0], dtype=torch.bool)
+                rows[h:2 * h] = False
+                expect_tensor(got[name].detach()[rows], expected[name][rows],
+                              context=f"{context}: {name} outside rows {h}:{2 * h} must not change")
+                ih = "bias_ih" + name[len("bias_hh"):]
+                expect_tensor(got[ih].detach()[rows], expected[ih][rows],
+                              context=f"{context}: {ih} outside rows {h}:{2 * h} must not change")
+        if any(p.requires_grad is False for p in rnn.parameters()):
+            raise CheckFailed(f"{context}: the parameters must stay trainable (requires_grad=True).")
+
+
+# --------------------------------------------------------------------------- clipping
+
+
+def _parameters_with_grads(rng, case: int, max_norm: float) -> list[torch.Tensor]:
+    gen = torch.Generator().manual_seed(_seed(rng))
+    if case == 0:  # one tensor above the limit: per-tensor and global clipping agree here
+        shapes, scale = [(int(rng.integers(2, 6)),)], 3.0
+    elif case == 1:  # several tensors, each below the limit, together above it
+        shapes, scale = [(2, 3), (4,), (3, 3)], 1.2
+    elif case == 2:  # below the limit: nothing changes
+        shapes, scale = [(3,), (2, 2)], 0.2
+    else:
+        shapes = [tuple(int(s) for s in rng.integers(1, 5, size=int(rng.integers(1, 3))))
+                  for _ in range(int(rng.integers(1, 6)))]
+        scale = float(rng.choice([0.3, 1.5, 10.0, 1000.0]))
+    params = []
+    for shape in shapes:
+        p = nn.Parameter(torch.randn(shape, generator=gen))
+        g = torch.randn(shape, generator=gen)
+        p.grad = g * (scale * max_norm / (g.norm() * len(shapes) ** 0.5 + 1e-12))
+        params.append(p)
+    if case == 1:  # each tensor's own norm is below max_norm
+        for p in params:
+            p.grad.mul_(0.9 * max_norm / p.grad.norm())
+    if case >= 4 and rng.random() < 0.3:  # a parameter that received no gradient
+        p = nn.Parameter(torch.randn(2, generator=gen))
+        params.insert(int(rng.integers(0, len(params) + 1)), p)
+    return params
+
+
+@register(
+    "04.clip_grad_norm",
+    hint="the global norm is sqrt of the sum over ALL parameters of (p.grad ** 2).sum(), skipping p.grad None; "
+    "then multiply every gradient in place by the same factor min(1, max_norm / (total + 1e-6)) and return "
+    "total. parameters may be a generator (model.parameters()): make a list first",
+    cases=25,
+)
+def _check_clip_grad_norm(func, rng, cases, _torch_clip=torch.nn.utils.clip_grad_norm_):
+    expect_callable(func, "clip_grad_norm(parameters, max_norm)")
+    for case in range(cases):
+        max_norm = float(rng.choice([0.5, 1.0, 5.0])) if case < 6 else float(rng.uniform(0.1, 10.0))
+        params = _parameters_with_grads(rng, case, max_norm)
+        originals = [None if p.grad is None else p.grad.clone() for p in params]
+        twins = [nn.Parameter(p.detach().clone()) for p in params]
+        for p, q in zip(params, twins):
+            q.grad = None if p.grad is None else p.grad.clone()
+        expected_total = float(_torch_clip(twins, max_norm))
+        as_generator = case >= 3 and case % 2 == 1
+        shapes = ", ".join(str(tuple(p.shape)) for p in params)
+        context = (f"clip_grad_norm({'a generator of' if as_generator else '['} {len(params)} parameters "
+                   f"{shapes}{'' if as_generator else ']'}, max_norm={max_norm:.3g})")
+        returned = func((p for p in params) if as_generator else list(params), max_norm)
+        for index, (p, q) in enumerate(zip(params, twins)):
+            if q.grad is None:
+                if p.grad is not None:
+                    raise CheckFailed(f"{context}: parameter {index} had no gradient and must keep grad None.")
+                continue
+            if p.grad is None:
+                raise CheckFailed(f"{context}: the gradient of parameter {index} disappeared.")
+            if not torch.allclose(p.grad, q.grad, rtol=1e-4, atol=1e-7):
+                ratio = float(p.grad.norm() / q.grad.norm()) if float(q.grad.norm()) > 0 else float("nan")
+                extra = ""
+                untouched = all(o is None or (r.grad is not None and torch.equal(o, r.grad)) for o, r in zip(originals, params))
+                if as_generator and untouched and expected_total > max_norm:
+                    extra = " (parameters arrived as a generator: did you go through it twice?)"
+                raise CheckFailed(
+                    f"{context}: after clipping, parameter {index}'s gradient has norm "
+                    f"{float(p.grad.norm()):.6g}, expected {float(q.grad.norm()):.6g} "
+                    f"(ratio {ratio:.4g}); every gradient must be scaled by the same factor, computed "
+                    f"from the global norm {expected_total:.6g}{extra}.")
+            if p.data.ne(q.data).any():
+                raise CheckFailed(f"{context}: the parameter values changed; clipping only scales .grad.")
+        got_total = as_float(returned, context=f"{context} returned value")
+        expect_close(got_total, expected_total, context=f"{context} returned value (the norm before clipping)",
+                     rel=1e-4, abs_tol=1e-6)
