@@ -189,7 +189,46 @@ def _note(cell, text: str) -> None:
     cell.outputs = [nbformat.v4.new_output("stream", name="stderr", text=f"[grader] {text}\n")]
 
 
-def run_notebook(
+def _stop_kernel(km) -> None:
+    """Shut a kernel down now and kill whatever is left in its process group."""
+    from jupyter_core.utils import run_sync
+
+    try:
+        run_sync(km.shutdown_kernel)(now=True)
+    except Exception:  # noqa: BLE001 - already dead is fine
+        pass
+    pgid = getattr(getattr(km, "provisioner", None), "pgid", None)
+    if pgid:
+        try:
+            os.killpg(pgid, 9)
+        except OSError:
+            pass
+
+
+def run_notebook(nb, workdir: Path, export_names: list[str], **options) -> ExecutionReport:
+    """Execute ``nb`` (modified in place: outputs, notes) in ``workdir``; see the module docstring.
+
+    Options: ``limits``, ``isolation``, ``cell_timeout``, ``notebook_timeout`` (seconds),
+    ``threads``, ``max_attempts``, ``max_cell_output``, ``max_total_output`` (bytes),
+    ``startup_timeout``, ``export_timeout``, ``interrupt_grace``. Whatever
+    interrupts it (SIGTERM, Ctrl-C), no kernel is left running.
+    """
+    live: list = []
+    previous = os.getcwd()
+    # The kernel's Unix sockets are named relative to the working folder: a socket path may not
+    # exceed ~107 bytes, and temporary folders can be deep. Kernel and worker both stand in it.
+    os.chdir(workdir)
+    try:
+        return _run_notebook(nb, Path(workdir).resolve(), export_names, _live=live, **options)
+    except BaseException:
+        for km in live:
+            _stop_kernel(km)
+        raise
+    finally:
+        os.chdir(previous)
+
+
+def _run_notebook(
     nb,
     workdir: Path,
     export_names: list[str],
@@ -205,8 +244,8 @@ def run_notebook(
     startup_timeout: float = 120,
     export_timeout: float = 120,
     interrupt_grace: float = 15,
+    _live: list,
 ) -> ExecutionReport:
-    """Execute ``nb`` (modified in place: outputs, notes) in ``workdir``; see the module docstring."""
     from jupyter_core.utils import run_sync
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
@@ -224,7 +263,7 @@ def run_notebook(
             sandbox_prefix=launcher_prefix(limits, isolation),
             kernel_name="python3",
             transport="ipc",
-            ip=str(workdir / ".kernel-ipc"),
+            ip=".kernel-ipc",  # relative: see run_notebook
             connection_file=str(workdir / ".kernel.json"),
         )
         client = client_class(
@@ -240,19 +279,10 @@ def run_notebook(
             max_cell_output=max_cell_output,
             max_total_output=max_total_output,
         )
+        _live.append(km)
         return km, client
 
-    def stop(km) -> None:
-        try:
-            run_sync(km.shutdown_kernel)(now=True)
-        except Exception:  # noqa: BLE001 - already dead is fine
-            pass
-        pgid = getattr(getattr(km, "provisioner", None), "pgid", None)
-        if pgid:
-            try:
-                os.killpg(pgid, 9)
-            except OSError:
-                pass
+    stop = _stop_kernel
 
     def run_code(client, code: str, timeout: float):
         """Run grader code (never stored in the notebook) as a temporary last cell."""

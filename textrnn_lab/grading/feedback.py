@@ -147,7 +147,7 @@ def render_html(result: SubmissionResult, title: str | None = None) -> str:
 
 def write_feedback(result: SubmissionResult, out: Path, slug: str, title: str | None = None) -> list[Path]:
     """Write ``out/feedback/<slug>.md`` and ``.html``; return their paths."""
-    from ..checkpoint import atomic_write_bytes
+    from .worker import replace_file
 
     if title is None and result.chapter:
         try:
@@ -157,6 +157,6 @@ def write_feedback(result: SubmissionResult, out: Path, slug: str, title: str | 
         except Exception:  # noqa: BLE001 - a title is a nicety
             title = None
     folder = Path(out) / "feedback"
-    md = atomic_write_bytes(folder / f"{slug}.md", render_markdown(result, title).encode("utf-8"))
-    page = atomic_write_bytes(folder / f"{slug}.html", render_html(result, title).encode("utf-8"))
+    md = replace_file(folder / f"{slug}.md", render_markdown(result, title).encode("utf-8"))
+    page = replace_file(folder / f"{slug}.html", render_html(result, title).encode("utf-8"))
     return [md, page]

@@ -244,6 +244,9 @@ class _Worker:
         from .. import paths
 
         env.setdefault("TEXTRNN_LAB_ROOT", str(paths.repo_root()))
+        # the worker's temporary folders (kernel, test process) live in its home, which is
+        # removed when the worker is closed: nothing is left behind, even after a SIGKILL
+        env["TMPDIR"] = str(self.home)
         self.process = subprocess.Popen(
             [sys.executable, "-m", "textrnn_lab.grading.worker"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, cwd=self.home, env=env,
@@ -270,10 +273,10 @@ class _Worker:
         fd = self.process.stdout.fileno()
         while b"\n" not in self.buffer:
             if stop.is_set():
-                self.kill()
+                self.kill(grace=10)
                 raise RuntimeError("grading was interrupted")
             if time.monotonic() > deadline:
-                self.kill()
+                self.kill(grace=5)
                 raise RuntimeError(f"the grading worker did not finish within {backstop:.0f} s and was stopped")
             ready, _, _ = select.select([fd], [], [], 0.5)
             if ready:
@@ -286,9 +289,16 @@ class _Worker:
         line, self.buffer = self.buffer.split(b"\n", 1)
         return json.loads(line)
 
-    def kill(self) -> None:
+    def kill(self, grace: float = 0.0) -> None:
+        """Stop the worker: SIGTERM first (it cleans up its kernel and folders), SIGKILL after ``grace`` seconds."""
         if self.process is None:
             return
+        if grace > 0 and self.process.poll() is None:
+            try:
+                self.process.terminate()
+                self.process.wait(timeout=grace)
+            except (OSError, subprocess.TimeoutExpired):
+                pass
         for action in (lambda: os.killpg(self.process.pid, signal.SIGKILL), self.process.kill):
             try:
                 action()
@@ -301,6 +311,8 @@ class _Worker:
         self.process = None
 
     def close(self) -> None:
+        import shutil
+
         if self.alive():
             try:
                 self.process.stdin.close()
@@ -308,9 +320,26 @@ class _Worker:
             except (OSError, subprocess.TimeoutExpired):
                 pass
         self.kill()
-        import shutil
-
+        time.sleep(0.2)  # let the kernel and test process, killed with their worker, go
         shutil.rmtree(self.home, ignore_errors=True)
+
+
+def _precheck(job: dict, spec, submission: Submission, out: Path) -> SubmissionResult | None:
+    """The final result of a submission that needs no kernel, or None (then a worker grades it)."""
+    from .feedback import write_feedback
+    from .worker import _now, precheck
+
+    t0 = time.monotonic()
+    result = SubmissionResult(student=submission.student, chapter=spec.number, source=job.get("source") or "",
+                              status="graded", graded_at=_now())
+    try:
+        if precheck(job, spec, result) is not None:
+            return None
+        result.feedback = [str(p) for p in write_feedback(result, out, submission.slug, spec.title)]
+    except Exception:  # noqa: BLE001 - anything odd is left to a worker, which records it whatever happens
+        return None
+    result.timings["wall_s"] = round(time.monotonic() - t0, 3)
+    return result
 
 
 def _failed_result(spec, submission: Submission, message: str) -> SubmissionResult:
@@ -426,12 +455,35 @@ def grade(
             "threads": threads,
         }
         backstop = options.timeout + len(spec.exercises) * (options.test_timeout + 40) + 300
+
+        def job_for(number: int, submission: Submission) -> dict:
+            return dict(job_base, id=number, student=submission.student, slug=submission.slug,
+                        source=str(submission.path.resolve()) if submission.path else None, problem=submission.problem)
+
+        results: list[SubmissionResult] = []
+
+        def record(result: SubmissionResult) -> None:
+            results.append(result)
+            book.put(result)
+            book.save()
+            log(f"  [{len(results)}/{len(todo)}] {result.student}: {result.summary()} "
+                f"({result.timings.get('wall_s', 0):.1f} s)")
+
+        # what needs no kernel (missing, unreadable, another chapter) is settled here, without a worker
         jobs: queue.Queue = queue.Queue()
+        queued = 0
         for number, submission in enumerate(todo):
-            jobs.put((number, submission))
+            early = _precheck(job_for(number, submission), spec, submission, out)
+            if early is not None:
+                record(early)
+            else:
+                jobs.put((number, submission))
+                queued += 1
+        if not queued:
+            return GradeRun(out, book.path, results, skipped, description, time.monotonic() - started, warnings)
         answers: queue.Queue = queue.Queue()
         stop = threading.Event()
-        workers = [_Worker(n, out / ".logs") for n in range(min(options.workers, len(todo)))]
+        workers = [_Worker(n, out / ".logs") for n in range(min(options.workers, queued))]
 
         def serve(worker: _Worker) -> None:
             while not stop.is_set():
@@ -439,8 +491,7 @@ def grade(
                     number, submission = jobs.get_nowait()
                 except queue.Empty:
                     return
-                job = dict(job_base, id=number, student=submission.student, slug=submission.slug,
-                           source=str(submission.path.resolve()) if submission.path else None, problem=submission.problem)
+                job = job_for(number, submission)
                 t0 = time.monotonic()
                 try:
                     answer = worker.run(job, backstop, stop)
@@ -457,7 +508,6 @@ def grade(
                 answers.put(result)
 
         threads_ = [threading.Thread(target=serve, args=(w,), daemon=True) for w in workers]
-        results: list[SubmissionResult] = []
         previous_handler = None
         if threading.current_thread() is threading.main_thread():
             previous_handler = signal.signal(signal.SIGTERM, _raise_interrupt)
@@ -471,13 +521,11 @@ def grade(
                     if not any(t.is_alive() for t in threads_) and answers.empty():
                         break
                     continue
-                results.append(result)
-                book.put(result)
-                book.save()
-                log(f"  [{len(results)}/{len(todo)}] {result.student}: {result.summary()} "
-                    f"({result.timings.get('wall_s', 0):.1f} s)")
+                record(result)
         except KeyboardInterrupt:
             stop.set()
+            for thread in threads_:
+                thread.join(timeout=15)  # each worker is stopped by its own thread, cleanly if it can
             for worker in workers:
                 worker.kill()
             raise

@@ -17,7 +17,7 @@ which, before running ``COMMAND``:
   process into new user, mount, PID and network namespaces (``unshare``). There it
   covers each ``--hide`` path with an empty read-only file system (the solutions,
   the repository's ``.git``, the output folder, the submission folders), gives it
-  a private ``/tmp`` (in which only its own working folder is visible), a private
+  a private ``/tmp`` and ``$TMPDIR`` (in which only its own working folder is visible), a private
   ``/proc`` (no other process can be seen or signalled) and no network. The
   kernel talks to the grader over Unix sockets in its working folder.
 
@@ -231,11 +231,15 @@ def _inside_namespace(hide: list[str]) -> None:
             _mount(libc, "tmpfs", path, "tmpfs", _MS_RDONLY | _MS_NOSUID | _MS_NODEV, "size=4k,mode=555")
         elif os.path.exists(path):
             _mount(libc, "/dev/null", path, None, _MS_BIND)
-    # a private /tmp in which only our own working folder is visible again
+    # a private /tmp (and $TMPDIR) in which only our own working folder is visible again
     cwd = os.getcwd()
-    tmp = os.path.realpath(tempfile.gettempdir())
-    _mount(libc, "tmpfs", tmp, "tmpfs", _MS_NOSUID | _MS_NODEV, "size=512m,mode=1777")
-    if cwd == tmp or cwd.startswith(tmp + os.sep):
+    covered: list[str] = []
+    for tmp in sorted({"/tmp", os.path.realpath(tempfile.gettempdir())}):
+        if not os.path.isdir(tmp) or any(tmp == c or tmp.startswith(c + os.sep) for c in covered):
+            continue
+        _mount(libc, "tmpfs", tmp, "tmpfs", _MS_NOSUID | _MS_NODEV, "size=512m,mode=1777")
+        covered.append(tmp)
+    if any(cwd == c or cwd.startswith(c + os.sep) for c in covered):
         os.makedirs(cwd, exist_ok=True)
         # "." still names the original folder (we are standing in it): bind it back in place
         _mount(libc, ".", cwd, None, _MS_BIND | _MS_REC)

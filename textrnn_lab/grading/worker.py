@@ -130,13 +130,7 @@ class CheckerClient:
         return answer
 
     def close(self) -> None:
-        try:
-            if self.process.poll() is None:
-                self.process.stdin.write(b'{"done": true}\n')
-                self.process.stdin.flush()
-                self.process.wait(timeout=5)
-        except (OSError, subprocess.TimeoutExpired, ValueError):
-            pass
+        """Stop the test process at once (it holds nothing worth waiting for) and remove its folder."""
         for action in (lambda: os.killpg(self.process.pid, 9), self.process.kill):
             try:
                 action()
@@ -250,16 +244,27 @@ def _annotate_executed(nb, result: SubmissionResult) -> None:
     nb.cells.insert(0, header)
 
 
+def replace_file(path: Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` through a temporary file and a rename: readers never see half a file.
+
+    (No fsync: these files can be made again; the grade book, which cannot, is synced.)
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+    return path
+
+
 def _write_notebook(nb, path: Path) -> None:
     import nbformat
-
-    from ..checkpoint import atomic_write_bytes
 
     try:
         text = nbformat.writes(nb, version=4)
     except Exception:  # noqa: BLE001 - odd student metadata must not lose the executed notebook
         text = json.dumps(nb, indent=1, default=str)
-    atomic_write_bytes(path, text.encode("utf-8"))
+    replace_file(path, text.encode("utf-8"))
 
 
 def grade_submission(job: dict) -> SubmissionResult:
@@ -289,31 +294,47 @@ def grade_submission(job: dict) -> SubmissionResult:
     return result
 
 
-def _grade(job: dict, spec, result: SubmissionResult) -> None:
-    from papermill.parameterize import parameterize_notebook
+def precheck(job: dict, spec, result: SubmissionResult):
+    """The checks that need no kernel: a missing, unreadable or wrong-chapter notebook ends here.
 
+    Returns the notebook and its analysis when it is to be executed, or None when
+    ``result`` is already final.
+    """
     from ..errors import CourseError
-    from .execution import cell_roles, read_regular_file, run_notebook
-    from .matching import analyse, executable_notebook
+    from .matching import analyse
 
-    timings = result.timings
     if not job.get("source"):
         _not_graded(spec, result, "missing", job.get("problem") or "no notebook for this chapter was found")
-        return
+        return None
     source = Path(job["source"])
-    t0 = time.monotonic()
     try:
         nb = _read_submission(source)
     except CourseError as exc:
         _not_graded(spec, result, "invalid", _short(str(source), exc.message))
-        return
-    except OSError as exc:
-        _not_graded(spec, result, "invalid", f"{source.name} cannot be read: {exc.strerror or exc}")
-        return
+        return None
+    except (OSError, RecursionError, MemoryError, ValueError) as exc:
+        _not_graded(spec, result, "invalid", f"{source.name} cannot be read: {getattr(exc, 'strerror', None) or exc}")
+        return None
     analysis = analyse(nb, spec)
     if not analysis.chapter_ok:
         _not_graded(spec, result, "wrong-chapter", analysis.chapter_message)
+        return None
+    return nb, analysis
+
+
+def _grade(job: dict, spec, result: SubmissionResult) -> None:
+    from papermill.parameterize import parameterize_notebook
+
+    from .execution import cell_roles, read_regular_file, run_notebook
+    from .matching import executable_notebook
+
+    timings = result.timings
+    t0 = time.monotonic()
+    checked = precheck(job, spec, result)
+    if checked is None:
         return
+    nb, analysis = checked
+    source = Path(job["source"])
     grading_nb = executable_notebook(nb, analysis, spec)
     grading_nb = parameterize_notebook(grading_nb, dict(job.get("parameters") or {}), kernel_name="python3", language="python")
     timings["prepare_s"] = round(time.monotonic() - t0, 3)
@@ -421,7 +442,14 @@ def _grade(job: dict, spec, result: SubmissionResult) -> None:
 # --------------------------------------------------------------------------- the worker process
 
 
+def _terminate(signum, frame):  # pragma: no cover - signal handler
+    raise SystemExit(128 + signum)  # unwinds the finally blocks: kernel, test process and folders cleaned up
+
+
 def main() -> int:
+    import signal
+
+    signal.signal(signal.SIGTERM, _terminate)
     channel = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)  # stray prints (libraries, children) go to stderr, never into the protocol
     for line in sys.stdin:
