@@ -1,0 +1,151 @@
+"""Checks for chapter 01 (RNN text generation).
+
+* ``01.make_pairs``: ``make_pairs(ids, seq_len) -> (x, y)``, the (input, target) windows.
+* ``01.next_char_probs``: ``next_char_probs(logits, temperature, top_k=None) -> probs``.
+* ``01.sample_next``: ``sample_next(logits, temperature, top_k=None, generator=None) -> id``.
+
+The references are bound as default arguments when this module is imported,
+so patching ``textrnn_lab.charlm`` or ``torch.softmax`` later changes nothing.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+
+from ..charlm import input_target_pairs
+from ..sampling import next_char_probs
+from . import CheckFailed, register
+from .compare import brief, expect_callable, expect_tensor
+
+
+def _as_pair(result, context: str):
+    if not isinstance(result, (tuple, list)) or len(result) != 2:
+        raise CheckFailed(f"{context}: expected a pair (x, y), got {type(result).__name__} {brief(result)}.")
+    return result
+
+
+@register(
+    "01.make_pairs",
+    hint="n = (len(ids) - 1) // seq_len windows; x = ids[:n*T].view(n, T) and y is the same slice "
+    "shifted by one character, ids[1:n*T+1].view(n, T)",
+)
+def _check_make_pairs(make_pairs, rng, cases, _reference=input_target_pairs):
+    expect_callable(make_pairs, "make_pairs(ids, seq_len)")
+    for case in range(cases):
+        if case == 0:  # exactly one window: the last target is the last character
+            seq_len = int(rng.integers(1, 9))
+            n_chars = seq_len + 1
+        elif case == 1:  # a length that is an exact multiple of seq_len: one character too few for another window
+            seq_len = int(rng.integers(2, 9))
+            n_chars = seq_len * int(rng.integers(2, 6))
+        elif case == 2:  # seq_len 1: pairs of neighbours
+            seq_len, n_chars = 1, int(rng.integers(2, 12))
+        else:
+            seq_len = int(rng.integers(1, 20))
+            n_chars = int(rng.integers(seq_len + 1, 200))
+        ids = torch.from_numpy(rng.integers(0, 60, size=n_chars)).to(torch.long)
+        x_ref, y_ref = _reference(ids.clone(), seq_len)
+        context = f"make_pairs({brief(ids)}, seq_len={seq_len})"
+        x, y = _as_pair(make_pairs(ids.clone(), seq_len), context)
+        expect_tensor(x, x_ref, context=context + " -> x")
+        expect_tensor(y, y_ref, context=context + " -> y")
+
+
+def _logits(rng, shape) -> torch.Tensor:
+    return torch.from_numpy(rng.normal(0.0, 2.0, size=shape)).to(torch.float32)
+
+
+@register(
+    "01.next_char_probs",
+    hint="temperature 0: probability 1 on logits.argmax(-1); otherwise softmax(logits / temperature, dim=-1) "
+    "after setting every logit below the k-th largest (torch.topk(logits, k).values[..., -1:]) to -inf",
+)
+def _check_next_char_probs(next_char_probs_fn, rng, cases, _reference=next_char_probs):
+    expect_callable(next_char_probs_fn, "next_char_probs(logits, temperature, top_k=None)")
+    for case in range(cases):
+        V = int(rng.integers(2, 40))
+        shape = (V,) if case % 3 else (int(rng.integers(2, 5)), V)
+        if case == 0:
+            temperature, top_k = 1.0, None  # a plain softmax
+        elif case == 1:
+            temperature, top_k = 0.0, None  # greedy
+        elif case == 2:
+            temperature, top_k = 1.0, 1  # top-1 is greedy too
+        elif case == 3:
+            temperature, top_k = float(rng.uniform(0.2, 3.0)), V  # k = V keeps everything
+        else:
+            temperature = [0.0, 0.5, 1.0, 2.0, float(rng.uniform(0.1, 3.0))][int(rng.integers(0, 5))]
+            top_k = None if rng.random() < 0.4 else int(rng.integers(1, V + 1))
+        logits = _logits(rng, shape)
+        expected = _reference(logits.clone(), temperature, top_k)
+        context = f"next_char_probs({brief(logits)}, temperature={temperature:g}, top_k={top_k})"
+        got = next_char_probs_fn(logits.clone(), temperature, top_k)
+        if isinstance(got, torch.Tensor) and got.dtype != torch.float32 and got.is_floating_point():
+            got = got.float()
+        expect_tensor(got, expected, context=context, rtol=1e-4, atol=1e-6)
+
+
+def _as_index(value, context: str) -> int:
+    if isinstance(value, torch.Tensor):
+        if value.numel() != 1 or value.is_floating_point():
+            raise CheckFailed(f"{context}: expected one integer id, got {brief(value)}.")
+        return int(value.item())
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise CheckFailed(f"{context}: expected an integer id, got {type(value).__name__} {brief(value)}.")
+    return value
+
+
+def _frequencies(sample, logits, temperature, top_k, draws: int, generator) -> torch.Tensor:
+    counts = torch.zeros(logits.shape[-1])
+    context = f"sample_next({brief(logits)}, temperature={temperature:g}, top_k={top_k})"
+    for _ in range(draws):
+        index = _as_index(sample(logits.clone(), temperature, top_k, generator), context)
+        if not 0 <= index < logits.shape[-1]:
+            raise CheckFailed(f"{context} returned {index}, which is not an id in 0..{logits.shape[-1] - 1}.")
+        counts[index] += 1
+    return counts / draws
+
+
+@register(
+    "01.sample_next",
+    hint="use your next_char_probs, then torch.multinomial(probs, 1, generator=generator); with temperature 0 "
+    "return the arg-max without drawing",
+)
+def _check_sample_next(sample_next, rng, cases, _probs=next_char_probs):
+    expect_callable(sample_next, "sample_next(logits, temperature, top_k=None, generator=None)")
+    generator = torch.Generator().manual_seed(int(rng.integers(0, 2**31)))
+    # temperature 0 (and top-1) is greedy: always the arg-max, no randomness
+    for case in range(cases):
+        V = int(rng.integers(2, 40))
+        logits = _logits(rng, (V,))
+        temperature, top_k = (0.0, None) if case % 2 == 0 else (float(rng.uniform(0.5, 2.0)), 1)
+        context = f"sample_next({brief(logits)}, temperature={temperature:g}, top_k={top_k})"
+        got = _as_index(sample_next(logits.clone(), temperature, top_k, generator), context)
+        if got != int(logits.argmax()):
+            raise CheckFailed(f"{context}: expected the arg-max {int(logits.argmax())} (greedy), got {got}.")
+    # top-k never samples outside the k most likely characters
+    for _ in range(3):
+        V = int(rng.integers(8, 30))
+        k = int(rng.integers(2, 5))
+        logits = _logits(rng, (V,))
+        allowed = set(torch.topk(logits, k).indices.tolist())
+        freq = _frequencies(sample_next, logits, 3.0, k, 150, generator)
+        outside = [i for i in torch.nonzero(freq).flatten().tolist() if i not in allowed]
+        if outside:
+            raise CheckFailed(f"sample_next(..., temperature=3, top_k={k}) drew id {outside[0]}, which is not among "
+                              f"the {k} most likely {sorted(allowed)}.")
+    # the draws follow the distribution (a generous 5-sigma band)
+    draws = 1500
+    for temperature, top_k in ((0.5, None), (1.5, 3)):
+        logits = torch.tensor([0.0, 1.0, 2.0, 2.5, 3.0])[torch.from_numpy(rng.permutation(5))]
+        expected = _probs(logits, temperature, top_k)
+        freq = _frequencies(sample_next, logits, temperature, top_k, draws, generator)
+        band = 5 * torch.sqrt(expected * (1 - expected) / draws) + 0.01
+        bad = torch.nonzero((freq - expected).abs() > band).flatten().tolist()
+        if bad:
+            i = bad[0]
+            raise CheckFailed(
+                f"sample_next({brief(logits)}, temperature={temperature:g}, top_k={top_k}) over {draws} draws "
+                f"picked id {i} {freq[i]:.1%} of the time, but its probability is {expected[i]:.1%}.")
+    return f"{cases} greedy cases, top-k support and sampling frequencies agree with the reference."
