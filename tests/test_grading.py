@@ -205,6 +205,7 @@ def main_submissions(base: Path, out: Path) -> dict[str, Path]:
     nb = solve(light(student_nb()))
     copy_cell = copy.deepcopy(nb.cells[index_of(nb, "ch00_one_hot")])
     copy_cell.source = ONE_HOT_WRONG
+    copy_cell["id"] = "one-hot-again"
     insert_after(nb, "ch00_one_hot_test", copy_cell)  # a later, wrong copy: the last definition counts
     add("duplicated_cells", nb)
 

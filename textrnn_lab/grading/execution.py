@@ -189,6 +189,31 @@ def _note(cell, text: str) -> None:
     cell.outputs = [nbformat.v4.new_output("stream", name="stderr", text=f"[grader] {text}\n")]
 
 
+def _death(km) -> str:
+    """How a dead kernel ended: 'exit status 3', 'signal SIGSEGV' or a list of the usual causes."""
+    import signal
+
+    process = getattr(getattr(km, "provisioner", None), "process", None)
+    code = None
+    if process is not None:
+        try:
+            code = process.wait(timeout=2)
+        except Exception:  # noqa: BLE001 - unknown is fine
+            code = None
+    if code is None:
+        return "os._exit, a crash, or out of memory"
+    if code < 0 or code > 128:
+        number = -code if code < 0 else code - 128
+        try:
+            name = signal.Signals(number).name
+        except ValueError:
+            name = f"signal {number}"
+        extra = {"SIGSEGV": ": a segmentation fault", "SIGKILL": ": killed, often for memory",
+                 "SIGABRT": ": aborted"}.get(name, "")
+        return f"{name}{extra}"
+    return f"it exited with status {code}, e.g. through os._exit({code})"
+
+
 def _stop_kernel(km) -> None:
     """Shut a kernel down now and kill whatever is left in its process group."""
     from jupyter_core.utils import run_sync
@@ -367,7 +392,7 @@ def _run_notebook(
                 continue
             except DeadKernelError:
                 run = CellRun(index, "crashed", time.monotonic() - t_cell,
-                              "the Python kernel died while running this cell (os._exit, a crash, or out of memory)")
+                              f"the Python kernel died while running this cell ({_death(km)})")
                 report.cells[index] = run
                 skip[index] = run
                 _note(cell, run.error + "; it was skipped when the notebook was run again.")

@@ -33,6 +33,12 @@ _SUBMISSION_WORDS = {
 }
 
 
+def _general_notes(result: SubmissionResult) -> list[str]:
+    """The submission's notes that are not already shown under an exercise."""
+    shown = {n for e in result.exercises for n in e.notes}
+    return [n for n in result.tampering + result.notes if n not in shown]
+
+
 def _status_words(result: SubmissionResult) -> str:
     words = _SUBMISSION_WORDS.get(result.status, result.status)
     if not words:
@@ -70,7 +76,7 @@ def render_markdown(result: SubmissionResult, title: str | None = None) -> str:
                 lines.append(f"* {note}")
             if e.notes:
                 lines.append("")
-    notes = result.tampering + result.notes
+    notes = _general_notes(result)
     if notes:
         lines += ["## Notes on your notebook", ""] + [f"* {n}" for n in notes] + [""]
     lines += [
@@ -133,7 +139,7 @@ def render_html(result: SubmissionResult, title: str | None = None) -> str:
                 parts.append(f"<p>Hint: {e_(ex.hint)}</p>")
             if ex.notes:
                 parts.append("<ul>" + "".join(f"<li>{e_(n)}</li>" for n in ex.notes) + "</ul>")
-    notes = result.tampering + result.notes
+    notes = _general_notes(result)
     if notes:
         parts.append("<h2>Notes on your notebook</h2><ul>" + "".join(f"<li>{e_(n)}</li>" for n in notes) + "</ul>")
     parts.append(

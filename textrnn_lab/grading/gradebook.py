@@ -46,13 +46,13 @@ def rows_for(result: SubmissionResult) -> list[dict]:
         if e.hint and e.status == "failed":
             message += f" | hint: {e.hint}"
         if e.notes:
-            message += " | " + "; ".join(e.notes)
+            message += " | " + "; ".join(n.rstrip(".") for n in e.notes)
         rows.append({
             "student": result.student, "chapter": result.chapter, "exercise": e.exercise,
             "points": format_points(e.points), "max_points": format_points(e.max_points),
             "status": e.status, "message": message,
         })
-    total_message = "; ".join([result.message] * bool(result.message) + result.tampering + result.notes)
+    total_message = "; ".join(n.rstrip(".") for n in [result.message] * bool(result.message) + result.tampering + result.notes)
     rows.append({
         "student": result.student, "chapter": result.chapter, "exercise": TOTAL,
         "points": format_points(result.points), "max_points": format_points(result.max_points),

@@ -407,17 +407,26 @@ def _grade(job: dict, spec, result: SubmissionResult) -> None:
                                     "wrote to its result channel")
         result.notes.extend(analysis.notes)
         exercise_cells = {i for i, info in roles.items() if info.get("role") == "exercise"}
-        for run in report.cells.values():
-            if run.status in ("crashed", "timeout") and run.index not in exercise_cells:
-                origin = roles.get(run.index, {}).get("origin")
-                where = f"cell {origin}" if origin is not None else f"the injected cell {run.index}"
-                result.notes.append(f"{where}: {run.error}")
-        if report.ended == "notebook-timeout":
-            result.notes.append(f"the notebook ran past its time limit ({float(job['timeout']):.0f} s); "
-                                "the cells after that point were not run")
-        elif report.ended in ("crashed", "kernel-failed") and report.message:
-            result.notes.append(report.message)
-        elif report.message:
+        raised: list[str] = []
+
+        def where(index: int) -> str:
+            origin = roles.get(index, {}).get("origin")
+            return f"cell {origin}" if origin is not None else f"the injected cell {index}"
+
+        for run in sorted(report.cells.values(), key=lambda r: r.index):
+            if run.status == "timeout" and run.error.startswith("the notebook ran past"):
+                result.notes.append(f"the notebook ran past its time limit of {float(job['timeout']):.0f} s in "
+                                    f"{where(run.index)}; the cells after it were not run")
+            elif run.index in exercise_cells:
+                continue  # reported with the exercise
+            elif run.status in ("crashed", "timeout"):
+                result.notes.append(f"{where(run.index)}: {run.error}")
+            elif run.status == "error":
+                raised.append(f"{where(run.index)} ({run.error})")
+        if raised:
+            shown = "; ".join(raised[:5]) + (f"; and {len(raised) - 5} more" if len(raised) > 5 else "")
+            result.notes.append(f"cells that raised an error when the notebook ran: {shown}")
+        if report.message:
             result.notes.append(report.message)
         for index in report.truncated:
             origin = roles.get(index, {}).get("origin")
