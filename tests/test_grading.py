@@ -148,6 +148,8 @@ _try("tmp", lambda: sorted(os.listdir("/tmp")))
 _try("pids", lambda: sorted(int(p) for p in os.listdir("/proc") if p.isdigit()))
 _try("network", lambda: socket.create_connection(("1.1.1.1", 53), timeout=2) and "connected")
 _try("git", lambda: os.listdir(os.path.join(os.path.dirname(os.path.dirname(SOLUTION_PATH)), ".git")))
+_try("write_home", lambda: open(os.path.expanduser("~/.textrnn-snoop-probe"), "w").write("x") and "written")
+_try("write_course", lambda: open(os.path.join(os.path.dirname(checks.__file__), "__init__.py"), "a") and "opened")
 print("SNOOP " + json.dumps(found, default=str))
 '''
 
@@ -508,6 +510,7 @@ def test_hidden_tests_never_reach_the_students_kernel_or_feedback(main_run):
 
 @pytest.mark.notebooks
 def test_snooping_submission_sees_only_its_own_folder(main_run):
+    Path("~/.textrnn-snoop-probe").expanduser().unlink(missing_ok=True)  # written only without isolation
     result = main_run["results"]["snooper"]
     assert result.points == 3
     nb = executed(main_run, "snooper")
@@ -525,6 +528,7 @@ def test_snooping_submission_sees_only_its_own_folder(main_run):
     assert len(found["tmp"]) == 1  # a private /tmp that holds only this submission's own folder
     assert len(found["pids"]) < 10
     assert str(found["network"]).startswith("refused")
+    assert str(found["write_home"]).startswith("refused") and str(found["write_course"]).startswith("refused")
 
 
 @pytest.mark.notebooks

@@ -77,6 +77,7 @@ def kernel_environment(workdir: Path, threads: int) -> dict[str, str]:
         TEXTRNN_LAB_DATA=os.environ.get("TEXTRNN_LAB_DATA", str(paths.data_dir())),
         TEXTRNN_LAB_RUN_DIR=str(workdir / "runs"),
         MPLBACKEND="Agg",
+        MPLCONFIGDIR=str(workdir / ".matplotlib"),  # writable even where everything else is read-only
         HF_HUB_OFFLINE="1",
         HF_DATASETS_OFFLINE="1",
         TRANSFORMERS_OFFLINE="1",
@@ -117,6 +118,7 @@ class ExecutionReport:
     kernel_start_s: float = 0.0
     cells_s: float = 0.0
     export_s: float = 0.0
+    stop_s: float = 0.0
 
     def problems(self) -> list[CellRun]:
         return [c for c in self.cells.values() if c.status in ("timeout", "crashed", "skipped")]
@@ -431,7 +433,9 @@ def _run_notebook(
         report.message = (report.message + "; " if report.message else "") + f"copying your definitions failed: {exc}"
     finally:
         report.export_s = time.monotonic() - t0
+        t_stop = time.monotonic()
         stop(km)
+        report.stop_s = time.monotonic() - t_stop
     report.exported = read_export_log(folder)
     return report
 

@@ -51,10 +51,14 @@ a per-exercise test time limit, a cap on the output kept, and they die with
 their worker. Where Linux user namespaces work (``isolation_available()``) both
 also run in their own mount, PID and network namespaces: ``solutions/``, the
 repository's ``.git``, the output folder (grade book, other students'
-feedback) and the submission folders are covered by empty file systems,
-``/tmp`` is private, other processes are invisible, and there is no network.
-A kernel that dies or hangs cannot stop the others; a worker that dies is
-replaced, and its submission is recorded with status ``error``.
+feedback) and the submission folders are covered by empty file systems;
+every other file system is read-only (the course's code, the environment and
+the home folder cannot be changed, so nothing can be planted for the next
+submission or for the grader itself); ``/tmp`` and ``/dev/shm`` are private;
+other processes are invisible; there is no network. After each exercise the
+test process kills every process left in its namespace. A kernel that dies or
+hangs cannot stop the others; a worker that dies is replaced, and its
+submission is recorded with status ``error``.
 
 *Limits, honestly.* The student's code is arbitrary code, and it runs inside the
 test process when the tests call it (and when its objects are unpickled). Code
@@ -66,9 +70,11 @@ clumsy attempts, not determined ones; that needs a real sandbox (a container or
 a separate machine per submission) and a person reading the code of anything
 suspicious. Without namespaces (macOS, containers that forbid them, Ubuntu
 with restricted user namespaces), the student's code runs with the instructor's
-user rights: it can read any file the instructor can (``solutions/`` included),
-see and signal the grader's other processes, and use the network; the grader
-says so when it starts. Memory is limited by address space, which is a coarse
+user rights: it can read and write any file the instructor can (``solutions/``
+and the grader's own code included), see and signal the grader's other
+processes and the other students' kernels, and use the network; the grader
+says so when it starts. Grade untrusted work only where isolation is on
+(``--isolation on`` refuses to run without it). Memory is limited by address space, which is a coarse
 measure; the number of processes and disk use inside the working folder are
 not limited.
 """

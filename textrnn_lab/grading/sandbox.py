@@ -33,6 +33,7 @@ import ctypes
 import ctypes.util
 import functools
 import os
+import re
 import resource
 import shutil
 import signal
@@ -46,9 +47,18 @@ _PR_SET_PDEATHSIG = 1
 _MS_RDONLY = 1
 _MS_NOSUID = 2
 _MS_NODEV = 4
+_MS_NOEXEC = 8
+_MS_REMOUNT = 32
+_MS_NOATIME = 1024
+_MS_NODIRATIME = 2048
 _MS_BIND = 4096
 _MS_REC = 16384
 _MS_PRIVATE = 1 << 18
+_MS_RELATIME = 1 << 21
+_MS_STRICTATIME = 1 << 24
+_KEPT_FLAGS = {"nosuid": _MS_NOSUID, "nodev": _MS_NODEV, "noexec": _MS_NOEXEC, "noatime": _MS_NOATIME,
+               "nodiratime": _MS_NODIRATIME, "relatime": _MS_RELATIME, "strictatime": _MS_STRICTATIME}
+_SPECIAL_MOUNTS = ("/proc", "/sys", "/dev")
 
 _UNSHARE = ("--user", "--map-root-user", "--mount", "--pid", "--fork", "--mount-proc", "--net", "--kill-child")
 
@@ -161,8 +171,15 @@ def isolation_available() -> tuple[bool, str]:
         hidden.mkdir()
         (hidden / "secret").write_text("x")
         probe = (
-            "import os, sys; assert not os.path.exists(sys.argv[1]); "
-            "assert os.path.isdir(os.getcwd()); open('ok', 'w').write('1')"
+            "import os, sys\n"
+            "assert not os.path.exists(sys.argv[1])\n"
+            "assert os.path.isdir(os.getcwd())\n"
+            "try:\n"
+            "    open(os.path.join(sys.prefix, '.textrnn-write-probe'), 'w')\n"
+            "    state = 'writable'\n"
+            "except OSError:\n"
+            "    state = 'read-only'\n"
+            "open('ok', 'w').write(state)\n"
         )
         work = Path(tmp) / "work"
         work.mkdir()
@@ -175,7 +192,11 @@ def isolation_available() -> tuple[bool, str]:
         if done.returncode != 0 or not (work / "ok").exists():
             detail = (done.stderr or done.stdout).strip().splitlines()
             return False, "user namespaces are not available here" + (f" ({detail[-1]})" if detail else "")
-    return True, "user, mount, PID and network namespaces"
+        state = (work / "ok").read_text()
+    leftover = Path(sys.prefix) / ".textrnn-write-probe"
+    if leftover.exists():
+        leftover.unlink()
+    return True, f"user, mount, PID and network namespaces; files outside the working folder {state}"
 
 
 # --------------------------------------------------------------------------- the launcher itself
@@ -222,8 +243,38 @@ def _mount(libc, source: str | None, target: str, fstype: str | None, flags: int
         raise OSError(errno, f"mount {target}: {os.strerror(errno)}")
 
 
+def _mount_points() -> list[tuple[str, set[str]]]:
+    """(mount point, per-mount options) of every mount this process sees."""
+    found = []
+    with open("/proc/self/mountinfo", encoding="utf-8") as handle:
+        for line in handle:
+            fields = line.split()
+            if len(fields) < 6:
+                continue
+            point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), fields[4])
+            found.append((point, set(fields[5].split(","))))
+    return found
+
+
+def _read_only_everywhere(libc, writable: list[str]) -> list[str]:
+    """Remount every mount read-only except ``writable`` and /proc, /sys, /dev; return the failures."""
+    failed = []
+    for point, options in _mount_points():
+        if "ro" in options or point in writable or any(point == s or point.startswith(s + "/") for s in _SPECIAL_MOUNTS):
+            continue
+        flags = _MS_REMOUNT | _MS_BIND | _MS_RDONLY
+        for name, bit in _KEPT_FLAGS.items():
+            if name in options:
+                flags |= bit  # flags inherited from the parent namespace are locked: keep them
+        try:
+            _mount(libc, None, point, None, flags)
+        except OSError:
+            failed.append(point)
+    return failed
+
+
 def _inside_namespace(hide: list[str]) -> None:
-    """Runs as root of the new user namespace: cover ``hide``, make /tmp private."""
+    """Runs as root of the new user namespace: cover ``hide``, make /tmp private, the rest read-only."""
     libc = _libc()
     _mount(libc, None, "/", None, _MS_REC | _MS_PRIVATE)
     for path in hide:
@@ -231,7 +282,7 @@ def _inside_namespace(hide: list[str]) -> None:
             _mount(libc, "tmpfs", path, "tmpfs", _MS_RDONLY | _MS_NOSUID | _MS_NODEV, "size=4k,mode=555")
         elif os.path.exists(path):
             _mount(libc, "/dev/null", path, None, _MS_BIND)
-    # a private /tmp (and $TMPDIR) in which only our own working folder is visible again
+    # a private /tmp, $TMPDIR and /dev/shm, in which only our own working folder is visible again
     cwd = os.getcwd()
     covered: list[str] = []
     for tmp in sorted({"/tmp", os.path.realpath(tempfile.gettempdir())}):
@@ -239,11 +290,19 @@ def _inside_namespace(hide: list[str]) -> None:
             continue
         _mount(libc, "tmpfs", tmp, "tmpfs", _MS_NOSUID | _MS_NODEV, "size=512m,mode=1777")
         covered.append(tmp)
+    if os.path.isdir("/dev/shm"):
+        _mount(libc, "tmpfs", "/dev/shm", "tmpfs", _MS_NOSUID | _MS_NODEV, "size=256m,mode=1777")
+    writable = covered + ["/dev/shm"]
     if any(cwd == c or cwd.startswith(c + os.sep) for c in covered):
         os.makedirs(cwd, exist_ok=True)
         # "." still names the original folder (we are standing in it): bind it back in place
         _mount(libc, ".", cwd, None, _MS_BIND | _MS_REC)
         os.chdir(cwd)
+        writable.append(cwd)
+    # nothing else may be changed: not the course's code, not the environment, not the home folder
+    failed = _read_only_everywhere(libc, writable)
+    if failed:
+        print(f"sandbox: could not make read-only: {', '.join(failed[:5])}", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -353,7 +353,7 @@ def _grade(job: dict, spec, result: SubmissionResult) -> None:
             cell_timeout=float(job["cell_timeout"]), notebook_timeout=float(job["timeout"]), threads=threads,
         )
         timings.update(kernel_start_s=round(report.kernel_start_s, 3), cells_s=round(report.cells_s, 3),
-                       export_s=round(report.export_s, 3), attempts=report.attempts)
+                       export_s=round(report.export_s, 3), stop_s=round(report.stop_s, 3), attempts=report.attempts)
         roles = cell_roles(grading_nb)
 
         t_tests = time.monotonic()
@@ -443,9 +443,11 @@ def _grade(job: dict, spec, result: SubmissionResult) -> None:
         result.executed = str(executed_path)
         timings["write_s"] = round(time.monotonic() - t_write, 3)
     finally:
+        t_clean = time.monotonic()
         if checker is not None:
             checker.close()
         shutil.rmtree(workdir, ignore_errors=True)
+        timings["cleanup_s"] = round(time.monotonic() - t_clean, 3)
 
 
 # --------------------------------------------------------------------------- the worker process
