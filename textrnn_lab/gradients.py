@@ -227,7 +227,9 @@ def hidden_gradient_norms(rnn: nn.RNNBase, x: torch.Tensor, loss_fn: LossOnOutpu
         loss_fn: ``outputs [B, T, H] -> scalar``; default :func:`last_step_sum`.
 
     Returns:
-        FloatTensor[T] (detached), the L2 norm over batch and hidden units; with
+        FloatTensor[T] (detached), the L2 norm over batch and hidden units
+        (float64 when ``x`` and the module are float64: over hundreds of steps the
+        smallest norms fall below what float32 can hold, about 1e-38); with
         ``return_loss=True`` the pair ``(norms, loss)``.
     """
     if not isinstance(rnn, nn.RNNBase) or not rnn.batch_first:
@@ -250,13 +252,13 @@ def hidden_gradient_norms(rnn: nn.RNNBase, x: torch.Tensor, loss_fn: LossOnOutpu
     # (read by the next step); its gradient is the sum of both.
     grads = torch.autograd.grad(loss, tops + outputs, allow_unused=True)
     steps = x.shape[1]
-    norms = torch.empty(steps)
+    norms = torch.empty(steps, dtype=torch.float64 if x.dtype == torch.float64 else torch.float32)
     for t in range(steps):
         g_state, g_out = grads[t], grads[steps + t]
         total = g_state[-1] if g_state is not None else torch.zeros_like(tops[t][-1])
         if g_out is not None:
             total = total + g_out[:, 0]
-        norms[t] = total.detach().float().norm()
+        norms[t] = total.detach().to(norms.dtype).norm().cpu()
     return (norms, loss.detach()) if return_loss else norms
 
 

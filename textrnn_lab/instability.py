@@ -164,7 +164,7 @@ def train_char_lm(corpus: CharCorpus, *, seq_len: int, steps: int = 200, batch_s
         # max_norm = inf measures the global norm without changing the gradients
         history = fit(model, one_batch, lm_loss, optimizer=optimizer, epochs=steps, device=device,
                       clip_grad_norm=clip_grad_norm if clip_grad_norm is not None else math.inf,
-                      progress=False)
+                      amp=False, progress=False)
     except TrainingDiverged as exc:
         history = exc.history
         run.diverged = True

@@ -164,10 +164,11 @@ def train_long_range(cell: str, task: FirstTokensTask, *, steps: int = 600, batc
     diverged = False
     try:
         history = fit(model, train_data, classification_loss, lr=lr, epochs=epochs, device=device,
-                      clip_grad_norm=clip_grad_norm, max_steps=steps, max_seconds=max_seconds, progress=False)
+                      clip_grad_norm=clip_grad_norm, max_steps=steps, max_seconds=max_seconds, amp=False,
+                      progress=False)
     except TrainingDiverged as exc:
         history, diverged = exc.history, True
     seconds = time.perf_counter() - start
-    test_acc = evaluate(model, test, classification_loss, device=device).get("acc", float("nan"))
+    test_acc = evaluate(model, test, classification_loss, device=device, amp=False).get("acc", float("nan"))
     return LongRangeResult(cell=cell, length=task.length, test_acc=float(test_acc), seconds=seconds,
                            history=history, model=model, diverged=diverged)
