@@ -145,7 +145,8 @@ def train_char_lm(corpus: CharCorpus, *, seq_len: int, steps: int = 200, batch_s
     with that spectral radius, as a network whose weights have grown during
     training would have; ``None`` keeps PyTorch's initialisation. The gradient
     norm of every step is recorded; without ``clip_grad_norm`` it is measured
-    but not limited. A NaN loss ends the run with ``diverged=True``.
+    but not limited. A NaN loss ends the run with ``diverged=True``. Mixed
+    precision stays off, so that where a run diverges does not depend on the device.
     """
     seed_everything(seed)
     model = TinyCharLM(corpus.vocab_size, cell=cell, hidden_size=hidden_size, embed_size=embed_size,

@@ -148,7 +148,8 @@ def train_long_range(cell: str, task: FirstTokensTask, *, steps: int = 600, batc
     Training uses the shared :func:`~textrnn_lab.training.fit` (AdamW, global-norm
     clipping) for ``steps`` optimizer steps, ``steps_per_epoch`` per history row.
     A run whose loss becomes NaN is reported with ``diverged=True`` (accuracy
-    on the test set of the model as it was).
+    on the test set of the model as it was). Mixed precision stays off: these
+    models are tiny, and the results should not depend on the device.
     """
     seed_everything(seed)
     model = SequenceClassifier(task.vocab_size, task.n_classes, cell=cell, hidden_size=hidden_size,
