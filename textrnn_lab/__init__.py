@@ -9,16 +9,15 @@ import importlib
 
 __version__ = "0.1.0"
 
-_SUBMODULES = {
-    "checkpoint", "checks", "cli", "data", "device", "doctor", "errors", "hub", "metrics",
-    "notebooks", "paths", "plotting", "pretrained", "quiet", "release",
-    "seeding", "training",
-}
-
-__all__ = sorted(_SUBMODULES | {"__version__"})
+__all__ = ["__version__"]
 
 
 def __getattr__(name: str):
-    if name in _SUBMODULES:
-        return importlib.import_module(f"{__name__}.{name}")
+    """``textrnn_lab.<module>`` imports that submodule on first use."""
+    if not name.startswith("_"):
+        try:
+            return importlib.import_module(f"{__name__}.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{__name__}.{name}":
+                raise
     raise AttributeError(f"module 'textrnn_lab' has no attribute {name!r}")

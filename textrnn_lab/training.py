@@ -144,7 +144,11 @@ def evaluate(model: nn.Module, data: Iterable, loss_fn: LossFn, device: str | to
 
 
 def _progress(total: int | None, desc: str, enabled: bool):
-    from tqdm.auto import tqdm
+    """A tqdm bar (a widget in notebooks, text in a terminal); a silent stand-in when disabled."""
+    if enabled:
+        from tqdm.auto import tqdm
+    else:
+        from tqdm import tqdm
 
     return tqdm(total=total, desc=desc, disable=not enabled, leave=False, dynamic_ncols=True,
                 mininterval=0.5, unit="batch")
