@@ -5,8 +5,8 @@ The pieces, in the order a chapter uses them::
     vocab = CharVocab.from_text(text)                      # textrnn_lab.vocab
     ids = vocab.encode(text)                               # LongTensor[N]
     train_ids, val_ids = train_val_split(ids, 0.1)         # the last 10% held out
-    model = CharLM(CharLMConfig(len(vocab), cell="lstm", hidden_size=512))
-    history = fit(model, TBPTTData(train_ids, 64, 128), TBPTTLoss(), ...)
+    model = CharLM(CharLMConfig(len(vocab), cell="gru", hidden_size=256))
+    history = fit(model, TBPTTData(train_ids, 32, 64), TBPTTLoss(), ...)
     score = evaluate_charlm(model, val_ids)                # nats, bits per char, perplexity
     save_charlm("austen.pt", model, vocab)                 # weights + vocabulary + hyper-parameters
     model, vocab, info = load_charlm("austen.pt")
@@ -534,7 +534,7 @@ def probe_threads(model: CharLM, x: torch.Tensor, y: torch.Tensor, candidates: l
     Gradients are cleared afterwards, so training is unaffected.
     """
     cores = os.cpu_count() or 1
-    candidates = sorted(set(candidates or [cores, 1]), reverse=True)
+    candidates = sorted(set(candidates or [1, cores]))
     timings: dict[int, float] = {}
     for threads in candidates:
         torch.set_num_threads(threads)
@@ -544,6 +544,8 @@ def probe_threads(model: CharLM, x: torch.Tensor, y: torch.Tensor, candidates: l
             logits, _ = model(x)
             F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1)).backward()
             best = min(best, time.perf_counter() - start)
+            if timings and best > 2 * min(timings.values()):
+                break  # clearly slower already: a loaded machine must not make the probe itself slow
         timings[threads] = best
     model.zero_grad(set_to_none=True)
     choice = min(timings, key=timings.get)
@@ -628,14 +630,16 @@ def min_text_chars(seq_len: int, val_fraction: float = 0.1) -> int:
 def _estimate_eval_seconds(model: CharLM, ids: torch.Tensor, batch_size: int, seq_len: int, device) -> float:
     """How long :func:`evaluate_charlm` will take on ``ids``: one batch timed, times the number of batches."""
     batches = StreamBatches(ids, batch_size, seq_len, drop_last=False)
-    x, _, _ = next(iter(batches))
+    x = next(iter(batches))[0].to(device)
     was_training = model.training
     model.eval()
-    start = time.perf_counter()
-    model(x.to(device))
-    seconds = time.perf_counter() - start
+    seconds = float("inf")
+    for _ in range(2):  # the first call also pays for warming up
+        start = time.perf_counter()
+        model(x)
+        seconds = min(seconds, time.perf_counter() - start)
     model.train(was_training)
-    return 1.5 * seconds * len(batches) + 0.5
+    return seconds * len(batches)
 
 
 @dataclass
@@ -653,9 +657,9 @@ class TrainedCharLM:
     checkpoint: Path | None = None
 
 
-def train_charlm(text: str, *, cell: str = "lstm", hidden_size: int = 512, num_layers: int = 1,
+def train_charlm(text: str, *, cell: str = "gru", hidden_size: int = 256, num_layers: int = 1,
                  embed_dim: int = 64, dropout: float = 0.0, attention: bool = False, attn_window: int = 64,
-                 seq_len: int = 128, batch_size: int = 64, lr: float = 3e-3, weight_decay: float = 0.0,
+                 seq_len: int = 64, batch_size: int = 32, lr: float = 6e-3, weight_decay: float = 0.0,
                  max_steps: int | None = None, max_seconds: float | None = None, evals: int = 10,
                  warmup_steps: int = 50, clip_grad_norm: float | None = 1.0, val_fraction: float = 0.1,
                  device: str | torch.device = "auto", seed: int = 0, checkpoint: str | Path | None = None,
@@ -679,6 +683,7 @@ def train_charlm(text: str, *, cell: str = "lstm", hidden_size: int = 512, num_l
     from .seeding import seed_everything
     from .training import fit
 
+    entered = time.perf_counter()
     if max_steps is None and max_seconds is None:
         raise CourseError("give a budget: max_steps or max_seconds.")
     device = get_device(device) if not isinstance(device, torch.device) else device
@@ -712,14 +717,21 @@ def train_charlm(text: str, *, cell: str = "lstm", hidden_size: int = 512, num_l
     extra = charlm_extra(model, vocab, settings=settings)
     tune = threads == "auto" and device.type == "cpu"
     if tune:
-        probe_x, probe_y, _ = next(iter(StreamBatches(train_ids, batch_size, min(seq_len, 32))))
+        probe_x, probe_y, _ = next(iter(StreamBatches(train_ids, batch_size, min(seq_len, 16))))
         probe_threads(model, probe_x.to(device), probe_y.to(device))
     elif isinstance(threads, int) and not isinstance(threads, bool):
         torch.set_num_threads(threads)
 
     eval_seq = max(seq_len, 256)
     if include_final_eval and max_seconds is not None:
-        max_seconds = max(1.0, max_seconds - _estimate_eval_seconds(model, val_ids, batch_size, eval_seq, device))
+        # keep back time for what follows the last training step: the last point of the learning
+        # curve, the final evaluation on all held-out text, and saving
+        reserve = _estimate_eval_seconds(model, val_ids, batch_size, eval_seq, device)
+        reserve += _estimate_eval_seconds(model, curve_ids, batch_size, seq_len, device)
+        spent = time.perf_counter() - entered  # preparing the data, timing the threads
+        max_seconds = max(1.0, max_seconds - spent - reserve - 0.3)
+        data.seconds_per_epoch = max_seconds / evals
+        schedule.max_seconds = max_seconds
 
     def on_epoch_end(epoch: int, row: dict, m: nn.Module) -> dict:
         more = {"val_bpc": bits_per_char(row["val_loss"]), "train_bpc": bits_per_char(row["train_loss"]),
@@ -728,7 +740,8 @@ def train_charlm(text: str, *, cell: str = "lstm", hidden_size: int = 512, num_l
             log(f"epoch {epoch}: step {row['step']}, train_loss={row['train_loss']:.4f}, "
                 f"val_loss={row['val_loss']:.4f} ({more['val_bpc']:.3f} bits/char), lr={row['lr']:.2e}, "
                 f"{more['threads']} thread(s), {row['seconds']:.1f} s")
-        if tune:
+        late = max_seconds is not None and time.perf_counter() - started > 0.85 * max_seconds
+        if tune and not late:  # the load may have changed: time the thread counts again
             probe_threads(m, probe_x.to(device), probe_y.to(device))
         return more
 
@@ -740,6 +753,7 @@ def train_charlm(text: str, *, cell: str = "lstm", hidden_size: int = 512, num_l
     seconds = time.perf_counter() - started
     steps = int(history.last.get("step", 0))
     val = evaluate_charlm(model, val_ids, batch_size=batch_size, seq_len=eval_seq, device=device)
+    settings["final_eval_seconds"] = time.perf_counter() - started - seconds
     result = TrainedCharLM(model=model.eval(), vocab=vocab, history=history, val=val, steps=steps, seconds=seconds,
                            chars_per_second=steps * data.batch_size * seq_len / max(seconds, 1e-9),
                            settings=settings)
