@@ -194,7 +194,7 @@ def find_submissions(paths: Iterable[str | os.PathLike], spec) -> list[Submissio
         if not path.exists():
             raise CourseError(f"there is no submission at {path}.", hint="give notebooks or folders of notebooks.")
         if path.is_file():
-            student = path.resolve().parent.name if _CHAPTER_FILE.match(path.name) else path.stem
+            student = path.absolute().parent.name if _CHAPTER_FILE.match(path.name) else path.stem
             found.append(Submission(student, path))
             continue
         notebooks = _notebooks_in(path)
@@ -464,7 +464,7 @@ def grade(
 
         def job_for(number: int, submission: Submission) -> dict:
             return dict(job_base, id=number, student=submission.student, slug=submission.slug,
-                        source=str(submission.path.resolve()) if submission.path else None, problem=submission.problem)
+                        source=str(submission.path.absolute()) if submission.path else None, problem=submission.problem)
 
         results: list[SubmissionResult] = []
 

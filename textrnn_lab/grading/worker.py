@@ -168,8 +168,10 @@ def _read_submission(path: Path):
     from ..errors import NotebookError
     from ..notebooks import read_notebook
 
-    if path.is_symlink() and not path.resolve().is_file():
-        raise NotebookError(f"{path.name} is a broken link.")
+    if path.is_symlink():
+        # a link could point at the solutions or at another student's notebook: only real files are graded
+        raise NotebookError(f"{path.name} is a symbolic link, not a notebook file.",
+                            hint="copy the student's notebook itself into the submissions folder.")
     size = path.stat().st_size
     if size > MAX_SUBMISSION_BYTES:
         raise NotebookError(f"{path.name} is {size / 1e6:.0f} MB, more than a notebook should ever be "
@@ -358,6 +360,7 @@ def _grade(job: dict, spec, result: SubmissionResult) -> None:
 
         t_tests = time.monotonic()
         forged = False
+        lost: list[str] = []
         for exercise in spec.exercises:
             indices = [i for i, info in roles.items() if info.get("role") == "exercise" and info.get("exercise") == exercise.id]
             runs = [report.cells[i] for i in indices if i in report.cells]
@@ -394,7 +397,7 @@ def _grade(job: dict, spec, result: SubmissionResult) -> None:
             if answer.get("forged"):
                 forged = True
             if answer.get("status") == "lost":
-                result.notes.append(f"{exercise.id}: {answer.get('message')}")
+                lost.append(f"{exercise.id}: {answer.get('message')}")
                 checker.close()
                 checker = None
             result.exercises.append(_exercise_verdict(exercise, analysis, report, runs, answer))
@@ -405,6 +408,7 @@ def _grade(job: dict, spec, result: SubmissionResult) -> None:
         if forged:
             result.tampering.append("a test process received more than one result: something other than the grader "
                                     "wrote to its result channel")
+        result.tampering.extend(lost)  # the test process does not die by itself: something killed it
         result.notes.extend(analysis.notes)
         exercise_cells = {i for i, info in roles.items() if info.get("role") == "exercise"}
         raised: list[str] = []
