@@ -674,7 +674,10 @@ def test_find_submissions_in_both_layouts(tmp_path, spec):
     write(student_nb(), nested / "carol" / "00_setup_and_tour.ipynb")
     write(student_nb(), nested / "dan" / "00_setup_and_tour.ipynb")
     write(student_nb(), nested / "erin" / "01_rnn_text_generation.ipynb")
-    found = find_submissions([flat, nested, nested / "carol" / "00_setup_and_tour.ipynb"], spec)
+    write(student_nb(), flat / "executed" / "alice.ipynb")  # a previous run's output (--out flat)
+    write(student_nb(), flat / "executed" / "bob.ipynb")
+    found = find_submissions([flat, nested, nested / "carol" / "00_setup_and_tour.ipynb"], spec,
+                             exclude=[flat / "executed"])
     students = {s.student: s for s in found}
     assert set(students) == {"alice", "bob", "carol", "dan", "erin", "carol-2"}
     assert students["erin"].path is None and "no notebook" in students["erin"].problem

@@ -179,7 +179,7 @@ def _pick_for_chapter(notebooks: list[Path], spec) -> Path | None:
     return None
 
 
-def find_submissions(paths: Iterable[str | os.PathLike], spec) -> list[Submission]:
+def find_submissions(paths: Iterable[str | os.PathLike], spec, exclude: Iterable[str | os.PathLike] = ()) -> list[Submission]:
     """The submissions named by ``paths``, each with a unique student id.
 
     * a file: the student is its name without ``.ipynb``, or, for a chapter-named
@@ -187,7 +187,10 @@ def find_submissions(paths: Iterable[str | os.PathLike], spec) -> list[Submissio
     * a folder: each notebook in it, and each sub-folder holding notebooks (a
       student's folder, whose notebook for this chapter is picked by name). A
       student's folder without one is recorded as ``missing``.
+
+    Folders in ``exclude`` (the output folder) are never taken for students' folders.
     """
+    excluded = {Path(p).resolve() for p in exclude}
     found: list[Submission] = []
     for raw in paths:
         path = Path(raw)
@@ -209,6 +212,8 @@ def find_submissions(paths: Iterable[str | os.PathLike], spec) -> list[Submissio
             for p in chapter_named:
                 found.append(Submission(p.stem, p))
         for sub in sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith(".")):
+            if sub.resolve() in excluded:
+                continue
             inner = _notebooks_in(sub)
             if not inner:
                 continue
@@ -425,8 +430,8 @@ def grade(
     started = time.monotonic()
     spec = load_spec(chapter)
     sources = [Path(p) for p in submissions]
-    found = find_submissions(sources, spec)
     out = Path(out)
+    found = find_submissions(sources, spec, exclude=[out, out / "executed", out / "feedback"])
     if options.workers < 1:
         raise CourseError(f"--workers must be at least 1, not {options.workers}.")
     cell_timeout = options.cell_timeout or options.timeout
