@@ -830,3 +830,20 @@ def test_symbolic_links_are_not_graded(tmp_path):
     run = grade("00", [subs], tmp_path / "out", GradeOptions())
     (result,) = run.results
     assert result.status == "invalid" and "symbolic link" in result.message and result.points == 0
+
+
+def test_parameters_from_the_command_line():
+    from textrnn_lab.grading.cli import _value
+
+    assert [_value(v) for v in ("True", "false", "3", "0.5", "cpu", "'cuda'", "[1, 2]")] == [
+        True, False, 3, 0.5, "cpu", "cuda", [1, 2]]
+    options = GradeOptions(parameters={"DEVICE": "cuda", "EPOCHS": 2})
+    assert options.effective_parameters() == {"SMOKE": True, "DEVICE": "cuda", "EPOCHS": 2}
+
+
+@pytest.mark.notebooks
+def test_executed_notebooks_ran_with_the_injected_parameters(main_run):
+    nb = executed(main_run, "pristine")
+    assert nb.metadata["papermill"]["parameters"] == {"SMOKE": True, "DEVICE": "cpu"}
+    injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert len(injected) == 1 and "SMOKE = True" in injected[0].source

@@ -13,11 +13,18 @@ The pieces, one idea per module:
 * :mod:`.checker` -- the separate process that runs the grader's tests on the
   student's definitions;
 * :mod:`.worker` -- one submission from start to finish (a worker process);
+* :mod:`.results` -- the grade of one submission and the meaning of each status;
 * :mod:`.gradebook`, :mod:`.feedback` -- what is written for the instructor and the students;
 * :mod:`.grader` -- many submissions over a pool of workers (:func:`grade`);
 * :mod:`.cli` -- the ``grade`` sub-command.
 
-The threat model is described in :mod:`.grader`.
+The threat model (what the grader defends against, and what it cannot) is in
+:mod:`.grader`. From Python::
+
+    from textrnn_lab.grading import GradeOptions, grade
+    run = grade("00", ["submissions/"], "grades/", GradeOptions(workers=2))
+    for result in run.results:
+        print(result.student, result.points, result.status)
 
 Nothing heavy is imported here: ``from textrnn_lab.grading import grade`` is cheap.
 """

@@ -37,11 +37,15 @@ and each exercise is tested in its own forked child. So patching
 ``checks.check``, ``textrnn_lab.checks`` attributes, ``sys.modules``,
 ``builtins``, ``print`` or IPython's display in the notebook has no effect on
 the grade, and nothing the notebook prints is read as a result: results travel
-from the test child to the grader on a pipe no notebook code ever had, and
-must carry a per-exercise nonce. The hidden tests are sent to the test process
-one exercise at a time, only after the student's notebook has finished, and
-are never written to disk, never sent to the kernel, and never quoted in the
-feedback.
+from the test child to the grader on a pipe the student's kernel never had, and
+must be exactly one message carrying that exercise's nonce. The hidden tests
+are read from ``solutions/`` by the grader and sent to the test process over a
+pipe, one exercise at a time, only after the student's notebook has finished;
+they are never written anywhere, never sent to the kernel, and never quoted in
+the feedback (a failing hidden test is reported by its number). Submissions
+that are symbolic links (to the solutions, to another student's notebook) are
+not graded. The kernel's environment is an allow-list: tokens and other
+secrets in the instructor's environment are not passed on.
 
 *Each submission runs apart.* Its kernel starts in a new temporary folder that
 holds only a copy of that submission; kernel and test process get an
