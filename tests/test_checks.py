@@ -280,3 +280,22 @@ def test_last_expression_in_a_cell_adds_nothing(capsys):
     assert not quiet.shown and capsys.readouterr().out == ""
     quiet._ipython_display_()
     assert capsys.readouterr().out == quiet.line + "\n"
+
+
+def test_a_tensor_subclass_cannot_fake_equality():
+    import torch
+
+    from textrnn_lab import checks
+
+    class AlwaysEqual(torch.Tensor):
+        @classmethod
+        def __torch_function__(cls, func, types, args=(), kwargs=None):
+            if func in (torch.isclose, torch.Tensor.__eq__, torch.eq):
+                return torch.ones(args[0].shape, dtype=torch.bool)
+            return super().__torch_function__(func, types, args, kwargs or {})
+
+    def forged_one_hot(indices, num_classes):
+        return torch.zeros(*indices.shape, num_classes).as_subclass(AlwaysEqual)
+
+    result = checks.check("00.one_hot", forged_one_hot, quiet=True)
+    assert result.status == "fail"
