@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 import subprocess
 import sys
+import time
 
 import pytest
 import torch
@@ -11,6 +12,7 @@ import torch
 from textrnn_lab import checks
 from textrnn_lab.charlm import (
     CELLS,
+    AdaptiveThreads,
     BudgetSchedule,
     CharLM,
     CharLMConfig,
@@ -199,6 +201,21 @@ def test_budget_schedule_follows_time_too():
     again = BudgetSchedule(opt, max_steps=10)
     again.load_state_dict(state)
     assert again.steps == 2
+
+
+def test_adaptive_threads_settles_on_the_faster_setting():
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        tuner = AdaptiveThreads(candidates=[1, 2], period_seconds=0.0, trial_steps=3)
+        seen = []
+        for batch in tuner.wrap(iter(range(80))):
+            seen.append(batch)
+            time.sleep(0.001 if torch.get_num_threads() == 1 else 0.006)  # one thread is faster here
+        assert seen == list(range(80))  # the batches pass through untouched
+        assert tuner.current == 1 and tuner.changes[0][1] == 1 and torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
 
 
 # ----------------------------------------------------------------------------- sampling

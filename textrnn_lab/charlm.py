@@ -355,12 +355,15 @@ class TBPTTData:
     whole pass over the text (default), a number of steps (``steps_per_epoch``)
     or a stretch of time (``seconds_per_epoch``, for a time budget with a
     validation point every so often). Each new pass starts at a random offset
-    below ``seq_len``, so the chunk boundaries move from pass to pass.
+    below ``seq_len``, so the chunk boundaries move from pass to pass. With
+    ``threads`` (an :class:`AdaptiveThreads`), the CPU thread count is tuned
+    while the batches are consumed.
     """
 
     def __init__(self, ids: torch.Tensor, batch_size: int, seq_len: int, *, steps_per_epoch: int | None = None,
-                 seconds_per_epoch: float | None = None, seed: int = 0):
+                 seconds_per_epoch: float | None = None, seed: int = 0, threads: "AdaptiveThreads | None" = None):
         self.ids, self.batch_size, self.seq_len = ids, batch_size, seq_len
+        self.threads = threads
         self.steps_per_epoch, self.seconds_per_epoch = steps_per_epoch, seconds_per_epoch
         self.generator = torch.Generator().manual_seed(seed)
         self.passes = 0
@@ -370,7 +373,7 @@ class TBPTTData:
                               f"{seq_len + 1} characters.", hint="use a longer text or a shorter sequence length.")
         self.steps_per_pass = len(first)
         self.batch_size = first.batch_size  # fewer streams than asked for when the text is short
-        self._endless = self._forever()
+        self._stream: Iterator | None = None
 
     def _new_pass(self) -> StreamBatches:
         offset = 0
@@ -382,15 +385,24 @@ class TBPTTData:
             batches = StreamBatches(self.ids, self.batch_size, self.seq_len)
         return batches
 
-    def _forever(self):
-        while True:
-            yield from self._new_pass()
+    @property
+    def _endless(self) -> Iterator:
+        """One endless run of passes, shared by the calls that cut it into epochs."""
+        if self._stream is None:
+            def passes():
+                while True:
+                    yield from self._new_pass()
+
+            self._stream = self.threads.wrap(passes()) if self.threads is not None else passes()
+        return self._stream
 
     def __call__(self, epoch: int):
         if self.seconds_per_epoch is not None:
             return _TimedChunk(self._endless, self.seconds_per_epoch)
         if self.steps_per_epoch is not None:
             return _Chunk(self._endless, self.steps_per_epoch)
+        if self.threads is not None:
+            return _Chunk(self._endless, self.steps_per_pass)
         return self._new_pass()
 
 
@@ -524,33 +536,111 @@ class BudgetSchedule:
 
 
 def probe_threads(model: CharLM, x: torch.Tensor, y: torch.Tensor, candidates: list[int] | None = None,
-                  repeats: int = 2) -> tuple[int, dict[int, float]]:
-    """Time a forward and backward pass on ``(x, y)`` with each thread count; return the fastest.
+                  repeats: int = 3, margin: float = 0.8) -> tuple[int, dict[int, float]]:
+    """Time a forward and backward pass on ``(x, y)`` with each thread count; keep the best.
 
-    On a machine whose cores are shared, every one of an LSTM's small per-step
-    matrix products waits for the slowest thread, so all cores can be many
-    times slower than one; on an idle machine all cores win. Returns
-    ``(best, {threads: seconds per pass})`` and leaves PyTorch set to ``best``.
-    Gradients are cleared afterwards, so training is unaffected.
+    On a machine whose cores are shared with other work, each of a recurrent
+    network's many small matrix products waits for the slowest thread, so all
+    cores can be several times slower than one; on an idle machine all cores
+    win. The median of ``repeats`` passes is compared, and more threads are
+    kept only when they take at most ``margin`` times as long as one (a
+    wrong "more threads" costs far more than a wrong "one thread"). Returns
+    ``(threads, {threads: seconds per pass})`` and leaves PyTorch set to
+    ``threads``. Gradients are cleared afterwards, so training is unaffected.
     """
     cores = os.cpu_count() or 1
     candidates = sorted(set(candidates or [1, cores]))
     timings: dict[int, float] = {}
     for threads in candidates:
         torch.set_num_threads(threads)
-        best = float("inf")
-        for _ in range(repeats + 1):
+        times: list[float] = []
+        for i in range(repeats + 1):
             start = time.perf_counter()
             logits, _ = model(x)
             F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1)).backward()
-            best = min(best, time.perf_counter() - start)
-            if timings and best > 2 * min(timings.values()):
+            if i > 0:  # the first pass warms up
+                times.append(time.perf_counter() - start)
+            if timings and times and min(times) > 2 * min(timings.values()):
                 break  # clearly slower already: a loaded machine must not make the probe itself slow
-        timings[threads] = best
+        times.sort()
+        timings[threads] = times[len(times) // 2] if times else float("inf")
     model.zero_grad(set_to_none=True)
-    choice = min(timings, key=timings.get)
+    choice = candidates[0]
+    for threads in candidates[1:]:
+        if timings[threads] <= margin * timings[choice]:
+            choice = threads
     torch.set_num_threads(choice)
     return choice, timings
+
+
+class AdaptiveThreads:
+    """Choose between one CPU thread and all of them while training, by the measured step time.
+
+    ``wrap(batches)`` passes the batches through unchanged and times how long
+    the consumer (the training loop) spends on each one. Every
+    ``period_seconds`` it tries the other thread count for ``trial_steps``
+    steps and keeps it if its median step time is below ``margin`` times the
+    current one; a trial step twice as slow as usual ends the trial at once, so
+    trying costs little even when the machine is busy. ``changes`` lists
+    ``(step, threads)`` for every change. Useful where the cores are shared
+    (a course server, a laptop running other things); on a dedicated machine
+    it settles on all cores and stays there.
+    """
+
+    def __init__(self, candidates: list[int] | None = None, period_seconds: float = 10.0, trial_steps: int = 6,
+                 margin: float = 0.85):
+        cores = os.cpu_count() or 1
+        self.candidates = sorted(set(candidates or [1, cores]))
+        self.period_seconds, self.trial_steps, self.margin = period_seconds, trial_steps, margin
+        current = torch.get_num_threads()
+        self.current = current if current in self.candidates else self.candidates[-1]
+        self.changes: list[tuple[int, int]] = []
+        self.steps = 0
+
+    @staticmethod
+    def _median(values) -> float:
+        ordered = sorted(values)
+        return ordered[len(ordered) // 2]
+
+    def wrap(self, batches):
+        if len(self.candidates) < 2:
+            yield from batches
+            return
+        from collections import deque
+
+        torch.set_num_threads(self.current)
+        recent: deque = deque(maxlen=25)     # step times with self.current
+        trial: int | None = None             # the thread count on trial, if any
+        trial_times: list[float] = []
+        phase_start = time.perf_counter()
+        try:
+            for batch in batches:
+                start = time.perf_counter()
+                yield batch
+                now = time.perf_counter()
+                dt = now - start                 # what the training loop spent on this batch
+                self.steps += 1
+                if trial is None:
+                    recent.append(dt)
+                    if now - phase_start >= self.period_seconds and len(recent) >= 5:
+                        others = [c for c in self.candidates if c != self.current]
+                        trial = others[(self.steps // 7) % len(others)]
+                        trial_times = []
+                        torch.set_num_threads(trial)
+                    continue
+                trial_times.append(dt)
+                base = self._median(recent)
+                too_slow = dt > (5 if len(trial_times) == 1 else 2) * base  # the first step may warm up
+                if too_slow or len(trial_times) > self.trial_steps:
+                    if not too_slow and self._median(trial_times[1:]) < self.margin * base:
+                        self.current = trial
+                        self.changes.append((self.steps, trial))
+                        recent.clear()
+                    torch.set_num_threads(self.current)
+                    trial = None
+                    phase_start = time.perf_counter()
+        finally:  # a trial may be running when the batches stop
+            torch.set_num_threads(self.current)
 
 
 # =============================================================================== checkpoints
@@ -715,10 +805,11 @@ def train_charlm(text: str, *, cell: str = "gru", hidden_size: int = 256, num_la
     schedule = BudgetSchedule(optimizer, max_steps=max_steps, max_seconds=max_seconds,
                               warmup_steps=min(warmup_steps, max(1, (max_steps or 10**9) // 10)))
     extra = charlm_extra(model, vocab, settings=settings)
-    tune = threads == "auto" and device.type == "cpu"
-    if tune:
+    tuner = None
+    if threads == "auto" and device.type == "cpu":
         probe_x, probe_y, _ = next(iter(StreamBatches(train_ids, batch_size, min(seq_len, 16))))
-        probe_threads(model, probe_x.to(device), probe_y.to(device))
+        probe_threads(model, probe_x.to(device), probe_y.to(device))  # a starting point
+        tuner = data.threads = AdaptiveThreads()
     elif isinstance(threads, int) and not isinstance(threads, bool):
         torch.set_num_threads(threads)
 
@@ -740,9 +831,6 @@ def train_charlm(text: str, *, cell: str = "gru", hidden_size: int = 256, num_la
             log(f"epoch {epoch}: step {row['step']}, train_loss={row['train_loss']:.4f}, "
                 f"val_loss={row['val_loss']:.4f} ({more['val_bpc']:.3f} bits/char), lr={row['lr']:.2e}, "
                 f"{more['threads']} thread(s), {row['seconds']:.1f} s")
-        late = max_seconds is not None and time.perf_counter() - started > 0.85 * max_seconds
-        if tune and not late:  # the load may have changed: time the thread counts again
-            probe_threads(m, probe_x.to(device), probe_y.to(device))
         return more
 
     started = time.perf_counter()
@@ -754,6 +842,8 @@ def train_charlm(text: str, *, cell: str = "gru", hidden_size: int = 256, num_la
     steps = int(history.last.get("step", 0))
     val = evaluate_charlm(model, val_ids, batch_size=batch_size, seq_len=eval_seq, device=device)
     settings["final_eval_seconds"] = time.perf_counter() - started - seconds
+    if tuner is not None:
+        settings["thread_changes"] = tuner.changes
     result = TrainedCharLM(model=model.eval(), vocab=vocab, history=history, val=val, steps=steps, seconds=seconds,
                            chars_per_second=steps * data.batch_size * seq_len / max(seconds, 1e-9),
                            settings=settings)

@@ -144,6 +144,9 @@ def cmd_train_charlm(args: argparse.Namespace) -> int:
     _info(f"saved {result.checkpoint} ({result.model.num_parameters():,} parameters, vocabulary of "
           f"{len(result.vocab)}); {result.steps} steps in {result.seconds:.0f} s, "
           f"{result.chars_per_second:,.0f} characters/s")
+    changes = result.settings.get("thread_changes")
+    if changes:
+        _info("CPU threads changed with the load: " + ", ".join(f"{n} from step {step}" for step, n in changes))
     _info(f"held-out 10% ({result.val.chars:,} characters): {result.val}")
     _info(f"time: {fit_started - started:.1f} s start-up, {result.seconds:.1f} s training, "
           f"{result.settings['final_eval_seconds']:.1f} s final evaluation, "
@@ -197,7 +200,7 @@ def add_cli(subparsers) -> None:
     """Add ``train-charlm`` and ``generate`` to the ``textrnn-lab`` command line."""
     p = subparsers.add_parser(
         "train-charlm", help="train a character language model on a UTF-8 text (chapter 01)",
-        description="Train a character-level language model on a UTF-8 text file; the last 10%% is held out. "
+        description="Train a character-level language model on a UTF-8 text file; the last 10% is held out. "
                     "Prints val_loss=<nats per character> on the held-out text as the last line.")
     p.add_argument("--text", metavar="FILE", help="UTF-8 text file (default: the shipped Jane Austen corpus)")
     p.add_argument("--cell", choices=("rnn", "gru", "lstm"), default=DEFAULTS["cell"],
@@ -222,7 +225,7 @@ def add_cli(subparsers) -> None:
     p.add_argument("--lr", type=_positive_float, default=DEFAULTS["lr"], help="peak learning rate (default %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--threads", type=_positive_int, default=None,
-                   help="CPU threads for PyTorch (default: auto, whichever of 1 or all cores is faster right now)")
+                   help="CPU threads for PyTorch (default: auto, switches between 1 and all cores as the load changes)")
     p.add_argument("--quiet", action="store_true", help="no progress bar (one line per evaluation instead)")
     p.set_defaults(func=_train_entry)
 
