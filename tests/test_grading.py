@@ -847,3 +847,28 @@ def test_executed_notebooks_ran_with_the_injected_parameters(main_run):
     assert nb.metadata["papermill"]["parameters"] == {"SMOKE": True, "DEVICE": "cpu"}
     injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
     assert len(injected) == 1 and "SMOKE = True" in injected[0].source
+
+
+def test_sandbox_keeps_what_python_needs_under_tmp(tmp_path):
+    """A course cloned under /tmp (as CI may do) must still run inside the private /tmp."""
+    import subprocess
+    import sys
+
+    from textrnn_lab.grading.sandbox import Isolation, Limits, launcher_prefix
+
+    works, reason = isolation_available()
+    if not works:
+        pytest.skip(f"no namespaces here: {reason}")
+    kept = tmp_path / "clone" / "venv"
+    kept.mkdir(parents=True)
+    (kept / "lib.txt").write_text("needed")
+    (tmp_path / "other.txt").write_text("private")
+    work = tmp_path / "work"
+    work.mkdir()
+    command = launcher_prefix(Limits(memory_mb=None, file_mb=None), Isolation(True, ()))
+    command[command.index("--"):command.index("--")] = ["--keep", str(kept)]
+    probe = ("import os, sys; print(open(sys.argv[1]).read(), os.path.exists(sys.argv[2]))")
+    done = subprocess.run([*command, sys.executable, "-c", probe, str(kept / "lib.txt"), str(tmp_path / "other.txt")],
+                          cwd=work, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["needed", "False"]

@@ -169,7 +169,8 @@ def test_execute_notebook_runs_records_and_checks(tmp_path, monkeypatch):
     assert recorded["values"]["loss"] == 1.25
     printed = executed.cells[-1].outputs[0]["text"].strip()
     assert os.path.samefile(printed, source.parent)  # cwd defaults to the notebook's directory
-    assert not (out.parent / "99_tiny.kernel.log").exists()  # routine kernel warnings are not kept
+    log = out.parent / "99_tiny.kernel.log"
+    assert not log.exists(), log.read_text()  # routine kernel warnings are not kept
 
 
 def test_execute_notebook_failure_names_the_cell_and_keeps_output(tmp_path):

@@ -273,8 +273,21 @@ def _read_only_everywhere(libc, writable: list[str]) -> list[str]:
     return failed
 
 
-def _inside_namespace(hide: list[str]) -> None:
-    """Runs as root of the new user namespace: cover ``hide``, make /tmp private, the rest read-only."""
+def _outermost(paths) -> list[str]:
+    """The paths of ``paths`` that are not inside another one of them, sorted."""
+    result: list[str] = []
+    for item in sorted({os.path.realpath(p) for p in paths}):
+        if not any(item == r or item.startswith(r.rstrip(os.sep) + os.sep) for r in result):
+            result.append(item)
+    return result
+
+
+def _inside_namespace(hide: list[str], keep: list[str] | None = None) -> None:
+    """Runs as root of the new user namespace: cover ``hide``, make /tmp private, the rest read-only.
+
+    ``keep`` (default: the interpreter, the packages and the course's data) stays
+    reachable even when it lies under /tmp, as it does for a course cloned there.
+    """
     libc = _libc()
     _mount(libc, None, "/", None, _MS_REC | _MS_PRIVATE)
     for path in hide:
@@ -282,13 +295,25 @@ def _inside_namespace(hide: list[str]) -> None:
             _mount(libc, "tmpfs", path, "tmpfs", _MS_RDONLY | _MS_NOSUID | _MS_NODEV, "size=4k,mode=555")
         elif os.path.exists(path):
             _mount(libc, "/dev/null", path, None, _MS_BIND)
-    # a private /tmp, $TMPDIR and /dev/shm, in which only our own working folder is visible again
+    # a private /tmp, $TMPDIR and /dev/shm, in which only our own working folder (and what
+    # Python itself needs) is visible again
     cwd = os.getcwd()
+    keep = [k for k in _outermost(str(p) for p in (keep if keep is not None else _needed_paths())
+                                  if os.path.exists(p))
+            if not (k == cwd or k.startswith(cwd + os.sep))]  # the working folder is bound below
     covered: list[str] = []
     for tmp in sorted({"/tmp", os.path.realpath(tempfile.gettempdir())}):
         if not os.path.isdir(tmp) or any(tmp == c or tmp.startswith(c + os.sep) for c in covered):
             continue
+        if any(k == tmp for k in keep):
+            continue  # Python itself lives here: this folder cannot be replaced
+        inside = [k for k in keep if k.startswith(tmp + os.sep)]
+        handles = {k: os.open(k, os.O_PATH) for k in inside}  # reach them again after the mount
         _mount(libc, "tmpfs", tmp, "tmpfs", _MS_NOSUID | _MS_NODEV, "size=512m,mode=1777")
+        for path, fd in handles.items():
+            os.makedirs(path, exist_ok=True)
+            _mount(libc, f"/proc/self/fd/{fd}", path, None, _MS_BIND | _MS_REC)
+            os.close(fd)
         covered.append(tmp)
     if os.path.isdir("/dev/shm"):
         _mount(libc, "tmpfs", "/dev/shm", "tmpfs", _MS_NOSUID | _MS_NODEV, "size=256m,mode=1777")
@@ -318,14 +343,17 @@ def main(argv: list[str] | None = None) -> int:
     memory_mb = file_mb = cpu_s = None
     isolate = inner = False
     hide: list[str] = []
+    keep: list[str] = []  # besides what Python needs: paths under /tmp that stay visible
     i = 0
     while i < len(options):
         option = options[i]
-        if option in ("--memory-mb", "--file-mb", "--cpu-s", "--hide"):
+        if option in ("--memory-mb", "--file-mb", "--cpu-s", "--hide", "--keep"):
             value = options[i + 1]
             i += 2
             if option == "--hide":
                 hide.append(value)
+            elif option == "--keep":
+                keep.append(value)
             elif option == "--memory-mb":
                 memory_mb = int(value)
             elif option == "--file-mb":
@@ -343,7 +371,7 @@ def main(argv: list[str] | None = None) -> int:
         i += 1
 
     if inner:
-        _inside_namespace(hide)
+        _inside_namespace(hide, [*map(str, _needed_paths()), *keep])
         os.execvp(command[0], command)
     _die_with_parent()
     _apply_limits(memory_mb, file_mb, cpu_s)
@@ -352,6 +380,8 @@ def main(argv: list[str] | None = None) -> int:
         inner_command = [sys.executable, "-m", "textrnn_lab.grading.sandbox", "--inner"]
         for path in hide:
             inner_command += ["--hide", path]
+        for path in keep:
+            inner_command += ["--keep", path]
         os.execv(unshare, [unshare, *_UNSHARE, "--", *inner_command, "--", *command])
     os.execvp(command[0], command)
     return 127  # not reached
