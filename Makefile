@@ -14,7 +14,6 @@ export HF_DATASETS_OFFLINE ?= 1
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export TF_ENABLE_ONEDNN_OPTS ?= 0
 export HF_HUB_DISABLE_PROGRESS_BARS ?= 1
-export MPLBACKEND ?= Agg
 
 .PHONY: setup test test-fast course smoke lab release release-check doctor data lock bench clean help
 

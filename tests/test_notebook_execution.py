@@ -75,6 +75,9 @@ def test_solution_runs_in_smoke_mode_with_papermill(path, run_dir):
     recorded = collect_outputs(executed, METRICS_MIME)
     assert recorded and recorded[-1]["values"], "each chapter records at least one measured figure"
     assert (run_dir / f"{path.stem}.metrics.json").is_file()
+    figures = [o for c in executed.cells if c.cell_type == "code" for o in c.get("outputs", [])
+               if "image/png" in o.get("data", {})]
+    assert figures, "each chapter shows at least one figure in the executed notebook"
     print(f"{path.stem}: {result.duration_s:.1f} s in smoke mode")
 
 

@@ -301,22 +301,30 @@ class ExecResult:
 
 
 class _RunDirEnvironment:
-    """Set ``TEXTRNN_LAB_RUN_DIR`` for the kernel (which inherits os.environ) and restore it."""
+    """The environment a kernel inherits from ``os.environ``, set for one run and restored.
+
+    ``TEXTRNN_LAB_RUN_DIR`` points ``metrics.record`` at the output folder, and the
+    matplotlib backend is the inline one: a non-interactive ``MPLBACKEND=Agg`` left
+    in the caller's environment (test suites, headless shells) would otherwise make
+    every ``plt.show()`` draw nothing into the executed notebook.
+    """
 
     def __init__(self, run_dir: Path):
-        self.run_dir = str(run_dir)
-        self.previous: str | None = None
+        self.values = {_RUN_DIR_ENV: str(run_dir), "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
+        self.previous: dict[str, str | None] = {}
 
     def __enter__(self):
-        self.previous = os.environ.get(_RUN_DIR_ENV)
-        os.environ[_RUN_DIR_ENV] = self.run_dir
+        for key, value in self.values.items():
+            self.previous[key] = os.environ.get(key)
+            os.environ[key] = value
         return self
 
     def __exit__(self, *exc):
-        if self.previous is None:
-            os.environ.pop(_RUN_DIR_ENV, None)
-        else:
-            os.environ[_RUN_DIR_ENV] = self.previous
+        for key, value in self.previous.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
         return False
 
 
