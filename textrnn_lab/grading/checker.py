@@ -40,6 +40,8 @@ import tempfile
 import time
 import traceback
 
+from .sandbox import kill_group
+
 STATUS_NAMES = {
     signal.SIGSEGV: "SIGSEGV, a segmentation fault",
     signal.SIGKILL: "SIGKILL, killed (often: out of memory)",
@@ -208,14 +210,6 @@ def _child(job: dict, blobs: dict[str, bytes], write_fd: int, checks_module) -> 
         os._exit(0)
 
 
-def _kill_group(pid: int) -> None:
-    for target in (lambda: os.killpg(pid, signal.SIGKILL), lambda: os.kill(pid, signal.SIGKILL)):
-        try:
-            target()
-        except OSError:
-            pass
-
-
 def run_exercise(job: dict, blobs: dict[str, bytes], checks_module) -> dict:
     """Fork a child for one exercise and turn whatever happens to it into a result."""
     timeout = float(job.get("timeout", 60))
@@ -256,10 +250,10 @@ def run_exercise(job: dict, blobs: dict[str, bytes], checks_module) -> dict:
             continue
         if time.monotonic() > deadline:
             timed_out = True
-            _kill_group(pid)
+            kill_group(pid)
             _, status = os.waitpid(pid, 0)
             break
-    _kill_group(pid)  # anything the child left behind in its session
+    kill_group(pid)  # anything the child left behind in its session
     os.close(read_fd)
     seconds = round(time.monotonic() - started, 3)
     base = {"seconds": seconds, "hint": None, "cases": 0}

@@ -103,6 +103,7 @@ from typing import Callable, Iterable
 from ..errors import CourseError
 from .gradebook import Gradebook
 from .results import ExerciseResult, SubmissionResult
+from .sandbox import kill_group
 
 DEFAULT_PARAMETERS = {"SMOKE": True, "DEVICE": "cpu"}
 _CHAPTER_FILE = re.compile(r"^\d{2}_[A-Za-z0-9_\-]+\.ipynb$")
@@ -314,11 +315,7 @@ class _Worker:
                 self.process.wait(timeout=grace)
             except (OSError, subprocess.TimeoutExpired):
                 pass
-        for action in (lambda: os.killpg(self.process.pid, signal.SIGKILL), self.process.kill):
-            try:
-                action()
-            except OSError:
-                pass
+        kill_group(self.process.pid)
         try:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:

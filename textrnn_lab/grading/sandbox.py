@@ -98,6 +98,16 @@ class Isolation:
         return args
 
 
+def kill_group(pid: int) -> None:
+    """SIGKILL the process group led by ``pid`` (a launched kernel or test process and
+    whatever it started), or ``pid`` alone when it leads no group; gone already is fine."""
+    for target in (lambda: os.killpg(pid, signal.SIGKILL), lambda: os.kill(pid, signal.SIGKILL)):
+        try:
+            target()
+        except OSError:
+            pass
+
+
 def launcher_prefix(limits: Limits, isolation: Isolation) -> list[str]:
     """The command prefix that runs a command under ``limits`` and ``isolation``."""
     return [sys.executable, "-m", "textrnn_lab.grading.sandbox", *limits.arguments(), *isolation.arguments(), "--"]

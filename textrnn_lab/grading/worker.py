@@ -35,7 +35,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .results import ExerciseResult, SubmissionResult
-from .sandbox import Isolation, Limits, launcher_prefix
+from .sandbox import Isolation, Limits, kill_group, launcher_prefix
 
 MAX_SUBMISSION_BYTES = 64 * 1024 * 1024
 MAX_OBJECT_BYTES = 512 * 1024 * 1024
@@ -131,11 +131,7 @@ class CheckerClient:
 
     def close(self) -> None:
         """Stop the test process at once (it holds nothing worth waiting for) and remove its folder."""
-        for action in (lambda: os.killpg(self.process.pid, 9), self.process.kill):
-            try:
-                action()
-            except OSError:
-                pass
+        kill_group(self.process.pid)
         try:
             self.process.wait(timeout=5)
         except subprocess.TimeoutExpired:
