@@ -539,7 +539,7 @@ def main(argv=None) -> int:
     if args.out:
         out = args.out.resolve()
     else:
-        from textrnn_lab.paths import data_dir
+        from textrnn_lab.runtime.paths import data_dir
 
         out = data_dir()
 

@@ -13,8 +13,8 @@ import math
 
 import torch
 
-from ..charlm import input_target_pairs
-from ..sampling import next_char_probs
+from ..lm.batching import input_target_pairs
+from ..lm.sampling import next_char_probs
 from . import CheckFailed, register
 from .compare import brief, expect_callable, expect_tensor
 

@@ -15,9 +15,9 @@ from torch import nn
 
 from . import CheckFailed, register
 from .compare import as_float, brief, expect_callable, expect_close, expect_tensor
-from ..gradients import input_gradient_norms as _ref_input_gradient_norms
-from ..gradients import last_step_sum
-from ..gradients import set_keep_gate_bias as _ref_keep_gate_bias
+from ..gradients.probes import input_gradient_norms as _ref_input_gradient_norms
+from ..gradients.probes import last_step_sum
+from ..layers.rnn import set_keep_gate_bias as _ref_keep_gate_bias
 
 _CELLS = (nn.RNN, nn.LSTM, nn.GRU)
 

@@ -20,6 +20,7 @@ dataset to use instead.
 """
 from __future__ import annotations
 
+from .corpus import SHIPPED_CORPORA, load_corpus
 from .hubdata import HUB_DATASETS, is_hub_name, known_hub_names, offline_alternative
 from .loaders import austen_novels, load_dataset, load_text, split_austen
 from .registry import (
@@ -42,6 +43,7 @@ __all__ = [
     "DATASETS",
     "DatasetSpec",
     "HUB_DATASETS",
+    "SHIPPED_CORPORA",
     "MANIFEST_NAME",
     "REBUILD_COMMAND",
     "VADER_COLUMNS",
@@ -52,6 +54,7 @@ __all__ = [
     "describe_datasets",
     "is_hub_name",
     "known_hub_names",
+    "load_corpus",
     "load_dataset",
     "load_text",
     "offline_alternative",

@@ -11,8 +11,8 @@ import importlib
 import warnings
 
 from ..errors import DataError, HubUnavailable
-from ..hub import hub_status
-from ..quiet import quiet_environment
+from ..runtime.hub import hub_status
+from ..runtime.quiet import quiet_environment
 
 # short name -> (hub repository id, offline replacement, what it is used for)
 HUB_DATASETS: dict[str, tuple[str, str, str]] = {

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import DataError
-from ..paths import data_dir
+from ..runtime.paths import data_dir
 
 MANIFEST_NAME = "MANIFEST.json"
 REBUILD_COMMAND = "make data"

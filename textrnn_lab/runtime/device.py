@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-from .errors import DeviceError
+from ..errors import DeviceError
 
 
 def _mps_available() -> bool:

@@ -19,7 +19,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 import torch
 
-from .errors import CourseError
+from ..errors import CourseError
 
 UNK = "\ufffd"
 FORMAT = "textrnn-lab char-vocab v1"

@@ -31,7 +31,7 @@ from textrnn_lab.charlm import (
 from textrnn_lab.errors import CourseError
 from textrnn_lab.sampling import generate, next_char_probs, sample_next
 from textrnn_lab.training import fit
-from textrnn_lab.vocab import UNK, CharVocab
+from textrnn_lab.data.vocab import UNK, CharVocab
 
 TEXT = ("It is a truth universally acknowledged, that a single man in possession of a good fortune, "
         "must be in want of a wife.\n") * 3
@@ -295,13 +295,13 @@ def test_loading_something_else_is_a_clear_error(tmp_path):
 
 def run_cli(*args):
     """The real command, in a fresh process."""
-    return subprocess.run([sys.executable, "-m", "textrnn_lab.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "textrnn_lab.course.cli", *args], capture_output=True, text=True,
                           timeout=120)
 
 
 def run_main(capsys, *args):
     """The same command in this process (quick: torch is already imported); returns (status, out, err)."""
-    from textrnn_lab.cli import main
+    from textrnn_lab.course.cli import main
 
     try:
         status = main(list(args))

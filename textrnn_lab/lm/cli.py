@@ -19,21 +19,22 @@ import contextlib
 import os
 import sys
 import time
+from dataclasses import MISSING, fields
 from pathlib import Path
 
-from .errors import CourseError
+from ..errors import CourseError
+from ..layers.rnn import CELLS
+from .config import CharLMConfig, CharLMTrainConfig
 
-# Defaults chosen to do well in a few minutes on a laptop CPU (see benchmarks/charlm_3min.py).
-DEFAULTS = {
-    "cell": "gru",
-    "hidden": 256,
-    "layers": 1,
-    "embed_dim": 64,
-    "seq_len": 64,
-    "batch_size": 32,
-    "lr": 6e-3,
-    "minutes": 3.0,
-}
+
+def _defaults(config_class) -> dict:
+    """The field defaults of a config dataclass: the command's defaults are the library's."""
+    return {f.name: f.default for f in fields(config_class) if f.default is not MISSING}
+
+
+MODEL = _defaults(CharLMConfig)
+TRAIN = _defaults(CharLMTrainConfig)
+DEFAULT_MINUTES = TRAIN["max_seconds"] / 60
 
 
 def _int_at_least(minimum: int):
@@ -101,10 +102,11 @@ def _process_age() -> float:
 
 def cmd_train_charlm(args: argparse.Namespace) -> int:
     started = time.perf_counter() - _process_age()
-    from .charlm import min_text_chars, train_charlm
-    from .data import load_text, read_text_file
-    from .device import describe_device, get_device
-    from .paths import runs_dir
+    from ..data import load_text, read_text_file
+    from ..data.vocab import CharVocab
+    from ..runtime.device import describe_device, get_device
+    from ..runtime.paths import runs_dir
+    from .train import min_text_chars, train_charlm
 
     if args.text is not None:
         text = read_text_file(args.text)
@@ -132,23 +134,26 @@ def cmd_train_charlm(args: argparse.Namespace) -> int:
     if not args.steps:
         # the whole command takes about --minutes: start-up, the final evaluation and saving come off
         max_seconds = max(1.0, args.minutes * 60.0 - (time.perf_counter() - started) - 0.3)
+    vocab = CharVocab.from_text(text)
+    model_config = CharLMConfig(len(vocab), cell=args.cell, hidden_size=args.hidden, num_layers=args.layers,
+                                embed_dim=args.embed_dim, dropout=args.dropout, attention=args.attention,
+                                attn_window=args.attn_window)
+    train_config = CharLMTrainConfig(max_steps=args.steps, max_seconds=max_seconds, seq_len=args.seq_len,
+                                     batch_size=args.batch_size, lr=args.lr, seed=args.seed)
     fit_started = time.perf_counter()
-    with contextlib.redirect_stdout(sys.stderr):  # fit's per-epoch lines are progress: stderr
-        result = train_charlm(
-            text, cell=args.cell, hidden_size=args.hidden, num_layers=args.layers, embed_dim=args.embed_dim,
-            dropout=args.dropout, attention=args.attention, attn_window=args.attn_window, seq_len=args.seq_len,
-            batch_size=args.batch_size, lr=args.lr, max_steps=args.steps, max_seconds=max_seconds,
-            device=device, seed=args.seed, checkpoint=out, progress=not args.quiet, source=source,
-            threads=args.threads or "auto", log=_info if args.quiet else None, include_final_eval=True)
+    with contextlib.redirect_stdout(sys.stderr):  # fit's evaluation lines are progress: stderr
+        result = train_charlm(text, model_config, train_config, vocab=vocab, device=device, checkpoint=out,
+                              progress=not args.quiet, source=source, threads=args.threads or "auto",
+                              log=_info if args.quiet else None, include_final_eval=True)
     _info(f"saved {result.checkpoint} ({result.model.num_parameters():,} parameters, vocabulary of "
           f"{len(result.vocab)}); {result.steps} steps in {result.seconds:.0f} s, "
           f"{result.chars_per_second:,.0f} characters/s")
-    changes = result.settings.get("thread_changes")
+    changes = result.thread_changes
     if changes:
         _info("CPU threads changed with the load: " + ", ".join(f"{n} from step {step}" for step, n in changes))
     _info(f"held-out 10% ({result.val.chars:,} characters): {result.val}")
     _info(f"time: {fit_started - started:.1f} s start-up, {result.seconds:.1f} s training, "
-          f"{result.settings['final_eval_seconds']:.1f} s final evaluation, "
+          f"{result.final_eval_seconds:.1f} s final evaluation, "
           f"{time.perf_counter() - started:.1f} s in all")
     print(f"checkpoint={result.checkpoint} steps={result.steps} seconds={result.seconds:.1f} "
           f"chars_per_s={result.chars_per_second:.0f} params={result.model.num_parameters()} "
@@ -159,8 +164,8 @@ def cmd_train_charlm(args: argparse.Namespace) -> int:
 
 # ----------------------------------------------------------------------------- generate
 def cmd_generate(args: argparse.Namespace) -> int:
-    from .charlm import load_charlm
-    from .device import get_device
+    from .checkpoint import load_charlm
+    from ..runtime.device import get_device
     from .sampling import iter_generate
 
     device = get_device(args.device)
@@ -202,27 +207,27 @@ def add_cli(subparsers) -> None:
         description="Train a character-level language model on a UTF-8 text file; the last 10% is held out. "
                     "Prints val_loss=<nats per character> on the held-out text as the last line.")
     p.add_argument("--text", metavar="FILE", help="UTF-8 text file (default: the shipped Jane Austen corpus)")
-    p.add_argument("--cell", choices=("rnn", "gru", "lstm"), default=DEFAULTS["cell"],
-                   help=f"recurrent cell (default {DEFAULTS['cell']})")
+    p.add_argument("--cell", choices=tuple(CELLS), default=MODEL["cell"],
+                   help=f"recurrent cell (default {MODEL['cell']})")
     budget = p.add_mutually_exclusive_group()
     budget.add_argument("--minutes", type=_positive_float, default=None, metavar="M",
-                        help=f"time budget for the whole command (default {DEFAULTS['minutes']:g})")
+                        help=f"time budget for the whole command (default {DEFAULT_MINUTES:g})")
     budget.add_argument("--steps", type=_positive_int, default=None, metavar="N", help="train for N steps instead")
     p.add_argument("--out", metavar="CKPT", help="checkpoint to write (default runs/charlm/<text>_<cell>.pt)")
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N or mps")
-    p.add_argument("--hidden", type=_positive_int, default=DEFAULTS["hidden"], help="hidden size (default %(default)s)")
-    p.add_argument("--layers", type=_positive_int, default=DEFAULTS["layers"], help="recurrent layers (default %(default)s)")
-    p.add_argument("--embed-dim", type=_positive_int, default=DEFAULTS["embed_dim"],
+    p.add_argument("--hidden", type=_positive_int, default=MODEL["hidden_size"], help="hidden size (default %(default)s)")
+    p.add_argument("--layers", type=_positive_int, default=MODEL["num_layers"], help="recurrent layers (default %(default)s)")
+    p.add_argument("--embed-dim", type=_positive_int, default=MODEL["embed_dim"],
                    help="character embedding size (default %(default)s)")
-    p.add_argument("--dropout", type=_nonneg_float, default=0.0, help="dropout (default %(default)s)")
-    p.add_argument("--attention", action="store_true", help="attend over the recent hidden states (seed 001 model)")
-    p.add_argument("--attn-window", type=_positive_int, default=64, help="states attention sees (default %(default)s)")
-    p.add_argument("--seq-len", type=_positive_int, default=DEFAULTS["seq_len"],
+    p.add_argument("--dropout", type=_nonneg_float, default=MODEL["dropout"], help="dropout (default %(default)s)")
+    p.add_argument("--attention", action="store_true", help="attend over the recent hidden states")
+    p.add_argument("--attn-window", type=_positive_int, default=MODEL["attn_window"], help="states attention sees (default %(default)s)")
+    p.add_argument("--seq-len", type=_positive_int, default=TRAIN["seq_len"],
                    help="characters per training window, the BPTT length (default %(default)s)")
-    p.add_argument("--batch-size", type=_positive_int, default=DEFAULTS["batch_size"],
+    p.add_argument("--batch-size", type=_positive_int, default=TRAIN["batch_size"],
                    help="parallel streams per batch (default %(default)s)")
-    p.add_argument("--lr", type=_positive_float, default=DEFAULTS["lr"], help="peak learning rate (default %(default)s)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--lr", type=_positive_float, default=TRAIN["lr"], help="peak learning rate (default %(default)s)")
+    p.add_argument("--seed", type=int, default=TRAIN["seed"], help="random seed (default %(default)s)")
     p.add_argument("--threads", type=_positive_int, default=None,
                    help="CPU threads for PyTorch (default: auto, switches between 1 and all cores as the load changes)")
     p.add_argument("--quiet", action="store_true", help="no progress bar (one line per evaluation instead)")
@@ -246,7 +251,7 @@ def add_cli(subparsers) -> None:
 
 def _train_entry(args: argparse.Namespace) -> int:
     if args.minutes is None and args.steps is None:
-        args.minutes = DEFAULTS["minutes"]
+        args.minutes = DEFAULT_MINUTES
     if args.dropout >= 1:
         raise CourseError(f"--dropout must be below 1, not {args.dropout}.")
     return cmd_train_charlm(args)

@@ -8,7 +8,7 @@ import types
 
 import pytest
 
-from textrnn_lab import hub
+from textrnn_lab.runtime import hub
 from textrnn_lab.data import load_dataset
 from textrnn_lab.errors import CourseError, HubUnavailable
 

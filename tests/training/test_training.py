@@ -7,9 +7,9 @@ import pytest
 import torch
 from torch import nn
 
-from textrnn_lab.checkpoint import load_checkpoint
-from textrnn_lab.seeding import seed_everything
-from textrnn_lab.training import History, TrainingDiverged, evaluate, fit
+from textrnn_lab.training.checkpoint import load_checkpoint
+from textrnn_lab.runtime.seeding import seed_everything
+from textrnn_lab.training.loop import History, TrainingDiverged, evaluate, fit
 
 
 def regression_data(n=256, batch=32, seed=0):

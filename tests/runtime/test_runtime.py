@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 import torch
 
-from textrnn_lab import checkpoint, metrics, plotting
-from textrnn_lab.device import available_devices, describe_device, get_device
+from textrnn_lab.training import checkpoint, metrics, plotting
+from textrnn_lab.runtime.device import available_devices, describe_device, get_device
 from textrnn_lab.errors import CourseError, DeviceError
-from textrnn_lab.seeding import seed_everything
+from textrnn_lab.runtime.seeding import seed_everything
 
 
 def test_auto_device_is_cpu_without_gpu():
@@ -67,7 +67,7 @@ def test_import_is_quiet_and_light():
 
 
 def test_quiet_import_of_transformers_prints_nothing():
-    code = "from textrnn_lab.quiet import import_transformers\nt = import_transformers()\nprint('ok')\n"
+    code = "from textrnn_lab.runtime.quiet import import_transformers\nt = import_transformers()\nprint('ok')\n"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "ok"

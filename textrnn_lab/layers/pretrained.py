@@ -17,8 +17,8 @@ from typing import Sequence
 
 import torch
 
-from .errors import CourseError, HubUnavailable
-from .hub import hub_status
+from ..errors import CourseError, HubUnavailable
+from ..runtime.hub import hub_status
 
 DEFAULT_ENCODER = "sentence-transformers/all-MiniLM-L6-v2"
 DEFAULT_HIDDEN = 384
@@ -148,8 +148,8 @@ def load_encoder(name: str | None = None, device="cpu", for_classification: bool
             )
     source, local_only = _resolve(name)
 
-    from .device import get_device
-    from .quiet import import_transformers
+    from ..runtime.device import get_device
+    from ..runtime.quiet import import_transformers
 
     target = get_device(device)
     transformers = import_transformers()
@@ -199,7 +199,7 @@ def embed_sentences(texts: str | Sequence[str], tokenizer, model, batch_size: in
     if device is None:
         target = _model_device(model)
     else:
-        from .device import get_device
+        from ..runtime.device import get_device
 
         target = get_device(device)
         model.to(target)
@@ -243,7 +243,7 @@ def tiny_bert(vocab_size: int = 30522, hidden: int = 32, layers: int = 2, heads:
     """
     if hidden % heads:
         raise CourseError(f"hidden={hidden} must be divisible by heads={heads}.")
-    from .quiet import import_transformers
+    from ..runtime.quiet import import_transformers
 
     transformers = import_transformers()
     config = transformers.BertConfig(

@@ -1,0 +1,34 @@
+"""Chapter 01: a character-level language model that writes text.
+
+Modules, in reading order (each is one step of the chapter):
+
+* :mod:`.config`: ``CharLMConfig`` (the model) and ``CharLMTrainConfig`` (its training).
+* :mod:`.model`: ``CharLM``: embedding -> RNN/GRU/LSTM -> optional attention over past states -> logits.
+* :mod:`.batching`: inputs and targets, the train/validation split, streams for truncated BPTT.
+* :mod:`.loss`: ``TBPTTLoss``, the cross-entropy with the hidden state carried between batches.
+* :mod:`.evaluation`: nats, bits per character and perplexity on held-out text.
+* :mod:`.sampling`: temperature, top-k and greedy decoding; ``generate``.
+* :mod:`.train`: ``train_charlm``, all of the above in one call.
+* :mod:`.checkpoint`: ``save_charlm`` / ``load_charlm``, one file with weights, settings and vocabulary.
+* :mod:`.cli`: the ``train-charlm`` and ``generate`` commands.
+
+The vocabulary is :class:`textrnn_lab.data.vocab.CharVocab`; the recurrent
+layers come from :mod:`textrnn_lab.layers.rnn`; training uses
+:func:`textrnn_lab.training.loop.fit`.
+"""
+from ..data.vocab import CharVocab
+from .batching import StreamBatches, TBPTTStream, input_target_pairs, random_windows, train_val_split
+from .checkpoint import load_charlm, save_charlm
+from .config import CharLMConfig, CharLMTrainConfig
+from .evaluation import CharLMScore, bits_per_char, evaluate_charlm, perplexity
+from .loss import TBPTTLoss
+from .model import CharLM, CharLMState, PastAttention
+from .sampling import generate, iter_generate, next_char_probs, sample_next
+from .train import TrainedCharLM, min_text_chars, train_charlm
+
+__all__ = [
+    "CharLM", "CharLMConfig", "CharLMScore", "CharLMState", "CharLMTrainConfig", "CharVocab", "PastAttention",
+    "StreamBatches", "TBPTTLoss", "TBPTTStream", "TrainedCharLM", "bits_per_char", "evaluate_charlm", "generate",
+    "input_target_pairs", "iter_generate", "load_charlm", "min_text_chars", "next_char_probs", "perplexity",
+    "random_windows", "sample_next", "save_charlm", "train_charlm", "train_val_split",
+]
