@@ -41,13 +41,15 @@ from typing import Callable
 import numpy as np
 
 from ..errors import CourseError
+from ..runtime.display import CHECK_MIME, display_bundle
+from ..runtime.display import in_ipython as _in_ipython
+from ..runtime.text import first_line
 
 __all__ = [
     "CHECK_MIME", "CheckFailed", "CheckResult", "UnknownCheck",
     "assert_passed", "available_checks", "check", "register",
 ]
 
-CHECK_MIME = "application/vnd.textrnn-lab.check+json"
 DEFAULT_CASES = 25
 TODO_MESSAGE = "not done yet: replace `raise NotImplementedError()` with your code"
 STATUSES = ("pass", "fail", "todo", "error")
@@ -226,12 +228,6 @@ def _where(frame) -> str:
     return place + (f": `{code}`" if code else "")
 
 
-def _first_line(text: str, limit: int = 300) -> str:
-    lines = [line.strip() for line in str(text).splitlines() if line.strip()]
-    first = lines[0] if lines else ""
-    return first if len(first) <= limit else first[: limit - 3] + "..."
-
-
 def _is_todo(exc: BaseException) -> bool:
     if not isinstance(exc, NotImplementedError):
         return False
@@ -243,7 +239,7 @@ def _is_todo(exc: BaseException) -> bool:
 
 
 def _error_message(exc: BaseException) -> str:
-    message = f"{type(exc).__name__}: {_first_line(exc)}".rstrip(": ")
+    message = f"{type(exc).__name__}: {first_line(exc)}".rstrip(": ")
     frame = _student_frame(exc)
     if frame is not None:
         message += f" (at {_where(frame)})"
@@ -258,22 +254,10 @@ def _payload(result: CheckResult) -> dict:
     return {CHECK_MIME: result.to_dict(), "text/plain": ""}
 
 
-def _in_ipython() -> bool:
-    ipython = sys.modules.get("IPython")
-    if ipython is None:
-        return False
-    try:
-        return ipython.get_ipython() is not None
-    except Exception:
-        return False
-
-
 def _show(result: CheckResult) -> None:
     print(result.line, flush=True)
     if _in_ipython():
-        from IPython.display import display
-
-        display(_payload(result), raw=True)
+        display_bundle(_payload(result))
 
 
 def _run(spec: _Check, obj, cases: int, seed) -> CheckResult:
@@ -281,7 +265,7 @@ def _run(spec: _Check, obj, cases: int, seed) -> CheckResult:
     try:
         message = spec.func(obj, rng, cases)
     except CheckFailed as exc:
-        return CheckResult(spec.name, "fail", _first_line(exc, 500) or "the answer differs from the reference.", spec.hint, cases)
+        return CheckResult(spec.name, "fail", first_line(exc, 500) or "the answer differs from the reference.", spec.hint, cases)
     except Exception as exc:  # the student's code raised: never a traceback wall
         if _is_todo(exc):
             return CheckResult(spec.name, "todo", TODO_MESSAGE, spec.hint, cases)

@@ -40,6 +40,7 @@ import tempfile
 import time
 import traceback
 
+from ..runtime.text import first_line
 from .sandbox import kill_group
 
 STATUS_NAMES = {
@@ -113,14 +114,8 @@ def _where(exc: BaseException) -> str:
     return f" (line {frame.lineno}" + (f" in {frame.name}" if frame.name not in ("<module>", "") else "") + ")"
 
 
-def _first_line(value, limit: int = 300) -> str:
-    text = str(value).strip().splitlines()
-    line = text[0].strip() if text else ""
-    return line if len(line) <= limit else line[: limit - 3] + "..."
-
-
 def _describe(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {_first_line(exc)}".rstrip(": ") + _where(exc)
+    return f"{type(exc).__name__}: {first_line(exc)}".rstrip(": ") + _where(exc)
 
 
 def run_tests(job: dict, blobs: dict[str, bytes], checks_module) -> dict:
@@ -163,7 +158,7 @@ def run_tests(job: dict, blobs: dict[str, bytes], checks_module) -> dict:
         try:
             exec(compile(statement, f"<grader: hidden test {number}>", "exec"), namespace)  # noqa: S102
         except AssertionError as exc:
-            detail = _first_line(exc)
+            detail = first_line(exc)
             return {**base, "status": "failed", "cases": cases, "hidden_passed": number - 1,
                     "message": f"hidden test {number} of {len(hidden)} failed" + (f": {detail}" if detail else "")
                     + (" (the self-check passed)" if summary else "")}

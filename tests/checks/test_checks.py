@@ -227,6 +227,15 @@ def test_payload_matches_the_contract():
     assert bundle[checks.CHECK_MIME] == result.to_dict()
 
 
+def test_the_mime_types_are_defined_once():
+    from textrnn_lab.runtime import display
+    from textrnn_lab.training import metrics
+
+    assert checks.CHECK_MIME is display.CHECK_MIME and display.CHECK_MIME == "application/vnd.textrnn-lab.check+json"
+    assert metrics.METRICS_MIME is display.METRICS_MIME
+    assert display.METRICS_MIME == "application/vnd.textrnn-lab.metrics+json"
+
+
 def test_displays_payload_under_ipython(monkeypatch, capsys):
     pytest.importorskip("IPython")
     import IPython.display

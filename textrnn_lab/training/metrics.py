@@ -16,16 +16,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .checkpoint import atomic_write_bytes
-
-METRICS_MIME = "application/vnd.textrnn-lab.metrics+json"
+from ..runtime.display import METRICS_MIME, display_bundle, in_ipython
+from ..runtime.files import atomic_write
 
 
 def _run_dir() -> Path:
     env = os.environ.get("TEXTRNN_LAB_RUN_DIR")
     if env:
         return Path(env)
-    from .paths import runs_dir
+    from ..runtime.paths import runs_dir
 
     return runs_dir() / "metrics"
 
@@ -68,7 +67,7 @@ def record(chapter: str, run_dir: str | os.PathLike | None = None, display: bool
     current.setdefault("values", {}).update(clean)
     current["chapter"] = chapter
     current["updated"] = time.strftime("%Y-%m-%dT%H:%M:%S")
-    atomic_write_bytes(path, json.dumps(current, indent=2, sort_keys=True).encode("utf-8"))
+    atomic_write(path, json.dumps(current, indent=2, sort_keys=True).encode("utf-8"))
     if display:
         _display(chapter, clean)
 
@@ -91,13 +90,7 @@ def _format(values: dict[str, Any]) -> str:
 
 def _display(chapter: str, values: dict[str, Any]) -> None:
     text = f"recorded {chapter}: {_format(values)}"
-    try:
-        from IPython import get_ipython
-        from IPython.display import display
-    except ImportError:  # pragma: no cover - IPython is a dependency
+    if not in_ipython():
         print(text)
         return
-    if get_ipython() is None:
-        print(text)
-        return
-    display({"text/plain": text, METRICS_MIME: {"chapter": chapter, "values": values}}, raw=True)
+    display_bundle({"text/plain": text, METRICS_MIME: {"chapter": chapter, "values": values}})
