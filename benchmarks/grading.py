@@ -55,8 +55,8 @@ def _load() -> str:
 def make_submissions(folder: Path, count: int, light: bool) -> list[Path]:
     import nbformat
 
-    from textrnn_lab.notebooks import resolve_chapter
-    from textrnn_lab.release import release_notebook
+    from textrnn_lab.course.chapters import resolve_chapter
+    from textrnn_lab.course.release import release_notebook
 
     chapter = resolve_chapter("00")
     if Path(chapter.student).is_file():

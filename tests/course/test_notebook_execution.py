@@ -17,10 +17,12 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from textrnn_lab.notebooks import CHECK_MIME, METRICS_MIME, collect_outputs, execute_notebook, parse_parameters
-from textrnn_lab.release import release_notebook, validate_solution
+from textrnn_lab.course.cells import collect_outputs, parse_parameters
+from textrnn_lab.course.execute import execute_notebook
+from textrnn_lab.runtime.display import CHECK_MIME, METRICS_MIME
+from textrnn_lab.course.release import release_notebook, validate_solution
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SOLUTIONS = sorted((ROOT / "solutions").glob("[0-9][0-9]_*.ipynb"))
 CHAPTERS = sorted((ROOT / "chapters").glob("[0-9][0-9]_*.ipynb"))
 SMOKE = {"SMOKE": True, "DEVICE": "cpu", "SEED": 0}
@@ -138,6 +140,6 @@ def test_student_notebook_runs_with_exercises_todo(path, run_dir):
 
 
 def test_release_check_passes(repo_root):
-    proc = subprocess.run([sys.executable, "-m", "textrnn_lab.cli", "release", "--check"],
+    proc = subprocess.run([sys.executable, "-m", "textrnn_lab.course.cli", "release", "--check"],
                           capture_output=True, text=True, cwd=repo_root, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -11,7 +11,7 @@ import platform
 from dataclasses import dataclass, field
 from importlib import metadata
 
-from .errors import CourseError
+from ..errors import CourseError
 
 # (distribution, what needs it, required?)
 PACKAGES = [
@@ -79,7 +79,7 @@ class Report:
 
 def diagnose(device: str = "auto", probe_hub: bool = True) -> Report:
     """Check packages, the device, the shipped data and the offline encoder."""
-    from .device import available_devices, describe_device, get_device
+    from ..runtime.device import available_devices, describe_device, get_device
 
     report = Report(header=f"textrnn-lab {package_version('textrnn-lab') or 'dev'} on Python "
                            f"{platform.python_version()} ({platform.system()} {platform.machine()})")
@@ -103,7 +103,7 @@ def diagnose(device: str = "auto", probe_hub: bool = True) -> Report:
 
     rows = []
     try:
-        from .data import describe_datasets
+        from ..data import describe_datasets
 
         for info in describe_datasets():
             status = "ok" if info.get("verified") else ("CORRUPTED" if info.get("present") else "MISSING")
@@ -116,7 +116,7 @@ def diagnose(device: str = "auto", probe_hub: bool = True) -> Report:
     report.sections["data (offline, shipped in data/)"] = rows
 
     try:
-        from .pretrained import encoder_available
+        from ..layers.pretrained import encoder_available
 
         ok, detail = encoder_available()
         if not ok:
@@ -128,7 +128,7 @@ def diagnose(device: str = "auto", probe_hub: bool = True) -> Report:
     if any(os.environ.get(k) == "1" for k in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")):
         hub = "offline mode (HF_HUB_OFFLINE=1): hub names give a clear error naming the offline alternative"
     elif probe_hub:
-        from .hub import hub_reachable
+        from ..runtime.hub import hub_reachable
 
         hub = ("reachable: hub names (AG News, distilbert-base-uncased ...) load the usual way"
                if hub_reachable() else "not reachable: the course uses its offline data and encoder")

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Sequence
 
 from .doctor import package_version
-from .errors import CourseError
+from ..errors import CourseError
 
 
 def print_table(rows: Sequence[Sequence[object]]) -> None:
@@ -33,7 +33,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 # ----------------------------------------------------------------------------- list
 def cmd_list(args: argparse.Namespace) -> int:
-    from .notebooks import list_chapters
+    from .chapters import list_chapters
 
     chapters = list_chapters()
     if not chapters:
@@ -47,12 +47,13 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 # ----------------------------------------------------------------------------- run
 def cmd_run(args: argparse.Namespace) -> int:
-    from .notebooks import list_chapters, resolve_chapter, run_chapters
-    from .paths import runs_dir
+    from .chapters import list_chapters, resolve_chapter
+    from .summary import run_chapters
+    from ..runtime.paths import runs_dir
 
     chapters = [resolve_chapter(name) for name in args.chapters] if args.chapters else list_chapters()
     if args.device != "auto":
-        from .device import get_device
+        from ..runtime.device import get_device
 
         get_device(args.device)  # a clear error now rather than inside every notebook
     out = Path(args.out) if args.out else runs_dir() / ("smoke" if args.smoke else "full")
@@ -93,7 +94,7 @@ def cmd_release(args: argparse.Namespace) -> int:
 
 # ----------------------------------------------------------------------------- parser
 # Sub-commands defined next to the code they drive: each module has add_cli(subparsers).
-_PLUGINS = ("textrnn_lab.charlm_cli", "textrnn_lab.grading.cli")
+_PLUGINS = ("textrnn_lab.lm.cli", "textrnn_lab.grading.cli")
 
 
 class _Parser(argparse.ArgumentParser):

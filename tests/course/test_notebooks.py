@@ -9,18 +9,11 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from textrnn_lab.errors import NotebookError
-from textrnn_lab.notebooks import (
-    CHECK_MIME,
-    METRICS_MIME,
-    collect_outputs,
-    execute_notebook,
-    find_parameters_cell,
-    list_chapters,
-    parse_parameters,
-    read_notebook,
-    resolve_chapter,
-    run_chapters,
-)
+from textrnn_lab.course.cells import collect_outputs, find_parameters_cell, parse_parameters, read_notebook
+from textrnn_lab.course.chapters import list_chapters, resolve_chapter
+from textrnn_lab.course.execute import execute_notebook
+from textrnn_lab.course.summary import run_chapters
+from textrnn_lab.runtime.display import CHECK_MIME, METRICS_MIME
 
 PARAMETERS = 'SMOKE = False\nDEVICE = "auto"\nSEED = 0'
 
@@ -143,7 +136,7 @@ def test_parse_parameters():
 # --------------------------------------------------------------------------- execution
 
 METRIC_CELL = (
-    "from textrnn_lab import metrics\n"
+    "from textrnn_lab.training import metrics\n"
     "metrics.record('99_tiny', loss=1.25 if SMOKE else 9.0, device=DEVICE, seed=SEED)"
 )
 CHECK_CELL = "import math\nfrom textrnn_lab import checks\nchecks.check('00.perplexity', math.exp)"

@@ -8,12 +8,12 @@ import sys
 
 import pytest
 
-from textrnn_lab.cli import main
+from textrnn_lab.course.cli import main
 
 
 def run_cli(*args, env=None, timeout=300):
     full_env = dict(os.environ, **(env or {}))
-    return subprocess.run([sys.executable, "-m", "textrnn_lab.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "textrnn_lab.course.cli", *args], capture_output=True, text=True,
                           timeout=timeout, env=full_env)
 
 
