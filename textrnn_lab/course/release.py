@@ -26,8 +26,11 @@ import re
 from pathlib import Path
 from typing import Any
 
-from . import paths
-from .errors import NotebookError
+from ..errors import NotebookError
+from ..runtime import paths
+from ..runtime.files import atomic_write
+from .cells import REQUIRED_PARAMETERS, cell_source, parse_parameters, read_notebook
+from .chapters import chapter_files
 
 BEGIN_SOLUTION = "### BEGIN SOLUTION"
 END_SOLUTION = "### END SOLUTION"
@@ -40,7 +43,6 @@ MARKDOWN_STUB = "YOUR ANSWER HERE"
 #: cell / notebook metadata written by executing a notebook, never part of a release
 _EXECUTION_METADATA = ("execution", "papermill")
 
-_CHAPTER_FILE = re.compile(r"^\d{2}_[A-Za-z0-9_\-]+\.ipynb$")
 _CELL_ID = re.compile(r"^[a-zA-Z0-9-_]{1,64}$")
 
 
@@ -111,12 +113,6 @@ def release_source(text: str, cell_type: str = "code", where: str = "cell") -> s
     return result
 
 
-def _source(cell) -> str:
-    source = cell.get("source", "")
-    text = "".join(source) if isinstance(source, list) else str(source)
-    return text.replace("\r\n", "\n").replace("\r", "\n")
-
-
 def normalize_notebook(nb):
     """A copy of ``nb`` that serialises the same way on every machine.
 
@@ -137,7 +133,7 @@ def normalize_notebook(nb):
     with_ids = (nb.get("nbformat", 4), nb.get("nbformat_minor", 0)) >= (4, 5)
     seen: set[str] = set()
     for index, cell in enumerate(nb.cells):
-        cell.source = _source(cell)
+        cell.source = cell_source(cell)
         cell.metadata = cell.get("metadata", nbformat.NotebookNode())
         for key in _EXECUTION_METADATA:
             cell.metadata.pop(key, None)
@@ -186,12 +182,8 @@ def notebook_bytes(nb) -> bytes:
 
 
 def write_notebook(nb, path: str | os.PathLike) -> None:
-    """Write ``nb`` with :func:`notebook_bytes` (atomically: a temporary file, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(notebook_bytes(nb))
-    os.replace(tmp, path)
+    """Write ``nb`` with :func:`notebook_bytes`, atomically (:func:`~textrnn_lab.runtime.files.atomic_write`)."""
+    atomic_write(path, notebook_bytes(nb))
 
 
 # --------------------------------------------------------------------------- validation
@@ -211,8 +203,6 @@ def validate_solution(nb, path: str | os.PathLike | None = None) -> list[str]:
     test cell ``<grade_id>_test``; solution cells holding a
     ``### BEGIN SOLUTION`` region; balanced markers; at least one exercise.
     """
-    from .notebooks import REQUIRED_PARAMETERS, parse_parameters
-
     name = str(path) if path is not None else "notebook"
     problems: list[str] = []
     try:
@@ -231,7 +221,7 @@ def validate_solution(nb, path: str | os.PathLike | None = None) -> list[str]:
         where = _where(path, index)
         if cell.get("cell_type") in ("code", "markdown"):
             try:
-                release_source(_source(cell), cell.get("cell_type"), where)
+                release_source(cell_source(cell), cell.get("cell_type"), where)
             except NotebookError as exc:
                 problems.append(exc.message)
         meta = _nbgrader(cell)
@@ -249,7 +239,7 @@ def validate_solution(nb, path: str | os.PathLike | None = None) -> list[str]:
             grade_ids[grade_id] = index
         if meta.get("solution"):
             solutions.append((index, grade_id))
-            if BEGIN_SOLUTION not in _source(cell):
+            if BEGIN_SOLUTION not in cell_source(cell):
                 problems.append(
                     f"{where}: solution cell {grade_id!r} has no {BEGIN_SOLUTION!r} region, "
                     "so the student version would contain the answer."
@@ -321,8 +311,6 @@ def release_all(
     Solutions that fail :func:`validate_solution` are refused: a
     :class:`NotebookError` lists every problem and nothing is written.
     """
-    from .notebooks import read_notebook
-
     if solutions_dir is None:
         solutions = paths.solutions_dir()
         chapters = Path(chapters_dir) if chapters_dir is not None else paths.chapters_dir()
@@ -331,7 +319,7 @@ def release_all(
         chapters = Path(chapters_dir) if chapters_dir is not None else solutions.resolve().parent / "chapters"
     if not solutions.is_dir():
         raise NotebookError(f"the solutions directory {solutions} does not exist.")
-    sources = sorted(p for p in solutions.iterdir() if p.is_file() and _CHAPTER_FILE.match(p.name))
+    sources = chapter_files(solutions)
 
     released: dict[str, bytes] = {}
     problems: list[str] = []
@@ -361,10 +349,7 @@ def release_all(
                 status = "unchanged"
             else:
                 status = "updated" if target.exists() else "created"
-                chapters.mkdir(parents=True, exist_ok=True)
-                tmp = target.with_name(f".{target.name}.tmp")
-                tmp.write_bytes(data)
-                os.replace(tmp, target)
+                atomic_write(target, data)
         results.append((target, status))
     if chapters.is_dir():
         for extra in sorted(p for p in chapters.iterdir() if p.is_file() and p.suffix == ".ipynb" and p.name not in released):
