@@ -68,7 +68,7 @@ def kernel_environment(workdir: Path, threads: int) -> dict[str, str]:
 
     Tokens and other secrets in the instructor's environment are not passed on.
     """
-    from .. import paths
+    from ..runtime import paths
 
     env = {k: v for k, v in os.environ.items() if k in _ENV_KEEP or k.startswith("LC_")}
     root = paths.repo_root()

@@ -100,13 +100,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
+from ..course.chapters import CHAPTER_FILE
 from ..errors import CourseError
 from .gradebook import Gradebook
 from .results import ExerciseResult, SubmissionResult
 from .sandbox import kill_group
 
 DEFAULT_PARAMETERS = {"SMOKE": True, "DEVICE": "cpu"}
-_CHAPTER_FILE = re.compile(r"^\d{2}_[A-Za-z0-9_\-]+\.ipynb$")
 
 
 @dataclass
@@ -177,7 +177,7 @@ def _pick_for_chapter(notebooks: list[Path], spec) -> Path | None:
     numbered = [p for p in notebooks if p.name.startswith(f"{spec.number}_")]
     if numbered:
         return max(numbered, key=lambda p: p.stat().st_mtime)
-    chapter_like = [p for p in notebooks if _CHAPTER_FILE.match(p.name)]
+    chapter_like = [p for p in notebooks if CHAPTER_FILE.match(p.name)]
     others = [p for p in notebooks if p not in chapter_like]
     if len(others) == 1 and not chapter_like:
         return others[0]
@@ -202,18 +202,18 @@ def find_submissions(paths: Iterable[str | os.PathLike], spec, exclude: Iterable
         if not path.exists():
             raise CourseError(f"there is no submission at {path}.", hint="give notebooks or folders of notebooks.")
         if path.is_file():
-            student = path.absolute().parent.name if _CHAPTER_FILE.match(path.name) else path.stem
+            student = path.absolute().parent.name if CHAPTER_FILE.match(path.name) else path.stem
             found.append(Submission(student, path))
             continue
         notebooks = _notebooks_in(path)
-        chapter_named = [p for p in notebooks if _CHAPTER_FILE.match(p.name)]
+        chapter_named = [p for p in notebooks if CHAPTER_FILE.match(p.name)]
         if chapter_named and len(chapter_named) == len(notebooks):
             # the folder is one student's folder
             chosen = _pick_for_chapter(notebooks, spec)
             found.append(Submission(path.resolve().name, chosen,
                                     problem=None if chosen else f"no notebook for chapter {spec.number} in {path.name}/"))
         else:
-            found.extend(Submission(p.stem, p) for p in notebooks if not _CHAPTER_FILE.match(p.name))
+            found.extend(Submission(p.stem, p) for p in notebooks if not CHAPTER_FILE.match(p.name))
             for p in chapter_named:
                 found.append(Submission(p.stem, p))
         for sub in sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith(".")):
@@ -257,7 +257,7 @@ class _Worker:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_dir / f"worker-{self.number}.log", "ab")
         env = dict(os.environ)
-        from .. import paths
+        from ..runtime import paths
 
         env.setdefault("TEXTRNN_LAB_ROOT", str(paths.repo_root()))
         # the worker's temporary folders (kernel, test process) live in its home, which is
@@ -391,7 +391,7 @@ class _Lock:
 
 
 def _isolation(options: GradeOptions, spec, out: Path, submissions: list[Submission], sources: list[Path]):
-    from .. import paths
+    from ..runtime import paths
     from .sandbox import Isolation, hide_plan, isolation_available
 
     if options.isolation not in ("auto", "on", "off"):

@@ -27,10 +27,9 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass, field
 
+from ..course.cells import cell_source, cell_tags
 from .spec import (
     ChapterSpec,
-    cell_source,
-    cell_tags,
     chapter_of_grade_id,
     checksum,
     defined_names,

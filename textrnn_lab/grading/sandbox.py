@@ -120,7 +120,7 @@ def _needed_paths() -> list[Path]:
     """Paths a sandboxed Python must still reach: the interpreter, the packages, the course's data."""
     import sysconfig
 
-    from .. import paths
+    from ..runtime import paths
 
     needed = {Path(sys.prefix), Path(sys.base_prefix), Path(sys.executable).resolve().parent,
               Path(__file__).resolve().parents[1], paths.data_dir()}

@@ -25,6 +25,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..course.cells import cell_source
 from ..errors import NotebookError
 
 _HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.*\S)\s*$")
@@ -32,13 +33,6 @@ _GRADE_ID_CHAPTER = re.compile(r"^ch(\d{2})_")
 
 
 # --------------------------------------------------------------------------- small helpers
-
-
-def cell_source(cell) -> str:
-    """A cell's source as one string with LF line endings."""
-    source = cell.get("source", "") if isinstance(cell, dict) else ""
-    text = "".join(source) if isinstance(source, list) else str(source or "")
-    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def normalize_source(text: str) -> str:
@@ -57,12 +51,6 @@ def nbgrader_meta(cell) -> dict:
     meta = cell.get("metadata") if isinstance(cell, dict) else None
     meta = meta.get("nbgrader") if isinstance(meta, dict) else None
     return dict(meta) if isinstance(meta, dict) else {}
-
-
-def cell_tags(cell) -> list[str]:
-    meta = cell.get("metadata") if isinstance(cell, dict) else None
-    tags = meta.get("tags") if isinstance(meta, dict) else None
-    return [t for t in tags if isinstance(t, str)] if isinstance(tags, (list, tuple)) else []
 
 
 def without_magics(source: str) -> str:
@@ -177,7 +165,7 @@ def split_statements(code: str) -> list[str]:
 
 def split_hidden(source: str) -> tuple[str, str]:
     """(visible part, hidden part) of a test cell: the hidden part is what lies between the markers."""
-    from ..release import BEGIN_HIDDEN, END_HIDDEN
+    from ..course.release import BEGIN_HIDDEN, END_HIDDEN
 
     visible: list[str] = []
     hidden: list[str] = []
@@ -326,8 +314,9 @@ def load_spec(chapter, solutions_dir=None) -> ChapterSpec:
     The solution must pass :func:`textrnn_lab.release.validate_solution`; a chapter
     without exercises cannot be graded (a :class:`NotebookError` says so).
     """
-    from ..notebooks import find_parameters_cell, read_notebook, resolve_chapter
-    from ..release import release_notebook, validate_solution
+    from ..course.cells import find_parameters_cell, read_notebook
+    from ..course.chapters import resolve_chapter
+    from ..course.release import release_notebook, validate_solution
 
     chapter = resolve_chapter(chapter, solutions_dir)
     solution = read_notebook(chapter.solution)
