@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
+from ..runtime.files import atomic_write
 from .results import SubmissionResult, format_points
 
 _STATUS_WORDS = {
@@ -153,8 +154,6 @@ def render_html(result: SubmissionResult, title: str | None = None) -> str:
 
 def write_feedback(result: SubmissionResult, out: Path, slug: str, title: str | None = None) -> list[Path]:
     """Write ``out/feedback/<slug>.md`` and ``.html``; return their paths."""
-    from .worker import replace_file
-
     if title is None and result.chapter:
         try:
             from .spec import load_spec
@@ -163,6 +162,6 @@ def write_feedback(result: SubmissionResult, out: Path, slug: str, title: str | 
         except Exception:  # noqa: BLE001 - a title is a nicety
             title = None
     folder = Path(out) / "feedback"
-    md = replace_file(folder / f"{slug}.md", render_markdown(result, title).encode("utf-8"))
-    page = replace_file(folder / f"{slug}.html", render_html(result, title).encode("utf-8"))
+    md = atomic_write(folder / f"{slug}.md", render_markdown(result, title))
+    page = atomic_write(folder / f"{slug}.html", render_html(result, title))
     return [md, page]

@@ -109,9 +109,9 @@ class Gradebook:
         return out.getvalue()
 
     def save(self) -> Path:
-        from ..checkpoint import atomic_write_bytes
+        from ..runtime.files import atomic_write
 
-        return atomic_write_bytes(self.path, self.text().encode("utf-8"))
+        return atomic_write(self.path, self.text().encode("utf-8"))
 
     def totals(self, chapter: str | None = None) -> list[dict]:
         return [r for (s, c), rows in sorted(self.groups.items()) for r in rows

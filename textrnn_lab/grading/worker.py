@@ -34,6 +34,7 @@ import traceback
 from datetime import datetime, timezone
 from pathlib import Path
 
+from ..runtime.files import atomic_write
 from .results import ExerciseResult, SubmissionResult
 from .sandbox import Isolation, Limits, kill_group, launcher_prefix
 
@@ -162,7 +163,7 @@ def _not_graded(spec, result: SubmissionResult, status: str, message: str) -> Su
 
 def _read_submission(path: Path):
     from ..errors import NotebookError
-    from ..notebooks import read_notebook
+    from ..course.cells import read_notebook
 
     if path.is_symlink():
         # a link could point at the solutions or at another student's notebook: only real files are graded
@@ -242,19 +243,6 @@ def _annotate_executed(nb, result: SubmissionResult) -> None:
     nb.cells.insert(0, header)
 
 
-def replace_file(path: Path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` through a temporary file and a rename: readers never see half a file.
-
-    (No fsync: these files can be made again; the grade book, which cannot, is synced.)
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-    return path
-
-
 def _write_notebook(nb, path: Path) -> None:
     import nbformat
 
@@ -262,7 +250,7 @@ def _write_notebook(nb, path: Path) -> None:
         text = nbformat.writes(nb, version=4)
     except Exception:  # noqa: BLE001 - odd student metadata must not lose the executed notebook
         text = json.dumps(nb, indent=1, default=str)
-    replace_file(path, text.encode("utf-8"))
+    atomic_write(path, text.encode("utf-8"))
 
 
 def grade_submission(job: dict) -> SubmissionResult:
