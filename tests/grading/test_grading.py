@@ -32,10 +32,10 @@ from textrnn_lab.grading.matching import analyse, executable_notebook
 from textrnn_lab.grading.results import ExerciseResult, SubmissionResult
 from textrnn_lab.grading.sandbox import hide_plan, isolation_available
 from textrnn_lab.grading.spec import load_spec
-from textrnn_lab.notebooks import CHECK_MIME
-from textrnn_lab.release import release_notebook
+from textrnn_lab.runtime.display import CHECK_MIME
+from textrnn_lab.course.release import release_notebook
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SOLUTION = ROOT / "solutions" / "00_setup_and_tour.ipynb"
 STUDENT = ROOT / "chapters" / "00_setup_and_tour.ipynb"
 
@@ -594,7 +594,7 @@ def test_interrupted_run_keeps_a_complete_gradebook_and_resumes(tmp_path):
     out = tmp_path / "out"
     scratch = tmp_path / "scratch"  # the run's temporary folders, to check that none is left behind
     scratch.mkdir()
-    command = [sys.executable, "-m", "textrnn_lab.cli", "grade", "00", str(subs), "--out", str(out), "--workers", "1"]
+    command = [sys.executable, "-m", "textrnn_lab.course.cli", "grade", "00", str(subs), "--out", str(out), "--workers", "1"]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
                                env={**os.environ, "TMPDIR": str(scratch)})
     deadline = time.monotonic() + 120
@@ -732,9 +732,73 @@ def test_hide_plan_never_hides_what_python_needs(tmp_path):
     assert not any(str(keep).startswith(p) for p in plan)
 
 
-def test_isolation_probe_gives_a_reason():
-    works, reason = isolation_available()
-    assert isinstance(works, bool) and reason
+def _namespaces_work() -> bool:
+    """An answer independent of the probe: can a process start in new user, mount, PID and network namespaces?"""
+    import shutil
+
+    unshare = shutil.which("unshare")
+    if not sys.platform.startswith("linux") or unshare is None:
+        return False
+    done = subprocess.run([unshare, "--user", "--map-root-user", "--mount", "--pid", "--fork", "--mount-proc",
+                           "--net", "true"], capture_output=True, timeout=60)
+    return done.returncode == 0
+
+
+@pytest.fixture
+def fresh_probe():
+    """isolation_available() runs its probe once per process: start from a fresh probe, and leave none behind."""
+    isolation_available.cache_clear()
+    yield isolation_available
+    isolation_available.cache_clear()
+
+
+def test_isolation_probe_gives_a_reason(fresh_probe):
+    works, reason = fresh_probe()
+    if _namespaces_work():  # as here: the suite runs as root where namespaces are allowed
+        assert works is True, reason
+        assert reason in ("user, mount, PID and network namespaces; files outside the working folder read-only",
+                          "user, mount, PID and network namespaces; files outside the working folder writable")
+    else:
+        assert works is False
+        assert reason.startswith(("namespaces need Linux", "the `unshare` command (util-linux) is not installed",
+                                  "unshare failed: ", "user namespaces are not available here")), reason
+
+
+def _refused(*args, **kwargs):
+    return subprocess.CompletedProcess(args, 1, stdout="", stderr="unshare: unshare failed: Operation not permitted\n")
+
+
+def _cannot_start(*args, **kwargs):
+    raise PermissionError(1, "Operation not permitted")
+
+
+@pytest.mark.parametrize("run, expected", [
+    (_refused, "user namespaces are not available here (unshare: unshare failed: Operation not permitted)"),
+    (_cannot_start, "unshare failed: [Errno 1] Operation not permitted"),
+])
+def test_isolation_probe_says_why_namespaces_are_unavailable(fresh_probe, monkeypatch, tmp_path, run, expected):
+    from textrnn_lab.errors import CourseError
+    from textrnn_lab.grading import grader, sandbox
+
+    monkeypatch.setattr(sandbox.shutil, "which", lambda name: "/usr/bin/unshare")
+    monkeypatch.setattr(sandbox.subprocess, "run", run)
+    assert fresh_probe() == (False, expected)
+    # isolation required: a clear error that says what failed and what to do instead
+    with pytest.raises(CourseError) as raised:
+        grader._isolation(GradeOptions(isolation="on"), None, tmp_path, [], [])
+    assert raised.value.message == f"isolation was required but is not available: {expected}."
+    assert raised.value.hint == "grade on Linux with user namespaces enabled, or pass --isolation off."
+    # isolation wherever possible: grading goes on, and the run says that student code can read the grader's files
+    isolation, described = grader._isolation(GradeOptions(isolation="auto"), None, tmp_path, [], [])
+    assert isolation.enabled is False
+    assert described == f"none ({expected}): student code can read every file the grader can"
+
+
+def test_isolation_probe_without_unshare_says_what_to_install(fresh_probe, monkeypatch):
+    from textrnn_lab.grading import sandbox
+
+    monkeypatch.setattr(sandbox.shutil, "which", lambda name: None)
+    assert fresh_probe() == (False, "the `unshare` command (util-linux) is not installed")
 
 
 def _checker_job(**overrides):
@@ -811,7 +875,7 @@ def test_checker_survives_crashes_timeouts_and_forged_results():
 
 
 def test_cli_help_lists_grade():
-    done = subprocess.run([sys.executable, "-m", "textrnn_lab.cli", "grade", "--help"], capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-m", "textrnn_lab.course.cli", "grade", "--help"], capture_output=True, text=True)
     assert done.returncode == 0 and "--workers" in done.stdout and "--force" in done.stdout
 
 
@@ -820,7 +884,7 @@ def test_cli_force_regrades(tmp_path):
     subs.mkdir()
     (subs / "broken.ipynb").write_text("{", encoding="utf-8")
     out = tmp_path / "out"
-    command = [sys.executable, "-m", "textrnn_lab.cli", "grade", "00", str(subs), "--out", str(out)]
+    command = [sys.executable, "-m", "textrnn_lab.course.cli", "grade", "00", str(subs), "--out", str(out)]
     first = subprocess.run(command, capture_output=True, text=True)
     assert first.returncode == 0, first.stderr
     assert "broken: 0/3 invalid" in first.stdout
