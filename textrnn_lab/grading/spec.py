@@ -311,7 +311,7 @@ def _check_calls(code: str) -> list[str]:
 def load_spec(chapter, solutions_dir=None) -> ChapterSpec:
     """The :class:`ChapterSpec` of ``chapter`` (a number such as ``"00"``, a name, a path or a Chapter).
 
-    The solution must pass :func:`textrnn_lab.release.validate_solution`; a chapter
+    The solution must pass :func:`textrnn_lab.course.release.validate_solution`; a chapter
     without exercises cannot be graded (a :class:`NotebookError` says so).
     """
     from ..course.cells import find_parameters_cell, read_notebook
