@@ -31,7 +31,7 @@ def _command() -> list[str]:
     script = Path(sys.executable).with_name("textrnn-lab")
     if script.is_file():
         return [str(script)]
-    return [sys.executable, "-m", "textrnn_lab.cli"]
+    return [sys.executable, "-m", "textrnn_lab.course.cli"]
 
 
 def _load() -> str:
@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         fields = dict(re.findall(r"(\w+)=(\S+)", " ".join(lines[-2:])))
         val_loss = float(fields["val_loss"])
-        curve = [line for line in proc.stderr.splitlines() if line.startswith("epoch ") and "val_loss" in line]
+        curve = [line for line in proc.stderr.splitlines() if line.startswith("step ") and "val_loss" in line]
     print("learning curve (stderr of the command):")
     for line in curve:
         print("  " + line.strip())

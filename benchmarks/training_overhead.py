@@ -3,7 +3,7 @@
 Both train the same character language model (chapter 01's, a GRU by default)
 on the same truncated-BPTT batches of Moby Dick for the same number of steps,
 with the same optimizer, gradient clipping and learning-rate schedule; ``fit``
-adds its progress bar, NaN check, per-epoch history and so on. The two runs
+adds its progress bar, NaN check, per-step and per-evaluation history and so on. The two runs
 alternate several times and the median of each is reported, as wall time and
 as CPU time of this process (steadier when the machine is shared). Target:
 overhead below 10%.
@@ -20,10 +20,10 @@ import time
 
 import torch
 
-from textrnn_lab.charlm import BudgetSchedule, CharLM, CharLMConfig, TBPTTData, TBPTTLoss
 from textrnn_lab.data import load_text
+from textrnn_lab.lm import CharLM, CharLMConfig, CharVocab, TBPTTLoss, TBPTTStream
 from textrnn_lab.training import fit
-from textrnn_lab.vocab import CharVocab
+from textrnn_lab.training.schedules import BudgetSchedule
 
 
 def make(args, ids, vocab_size):
@@ -31,7 +31,7 @@ def make(args, ids, vocab_size):
     model = CharLM(CharLMConfig(vocab_size, cell=args.cell, hidden_size=args.hidden))
     optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
     schedule = BudgetSchedule(optimizer, max_steps=args.steps, warmup_steps=10)
-    data = TBPTTData(ids, args.batch_size, args.seq_len, steps_per_epoch=args.steps // args.epochs)
+    data = TBPTTStream(ids, args.batch_size, args.seq_len)
     return model, optimizer, schedule, data
 
 
@@ -40,29 +40,28 @@ def bare_loop(args, ids, vocab_size) -> tuple[float, float, float]:
     loss_fn = TBPTTLoss()
     model.train()
     wall, cpu = time.perf_counter(), time.process_time()
-    for epoch in range(1, args.epochs + 1):
-        for batch in data(epoch):
-            loss = loss_fn(model, batch)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            schedule.step()
-    return time.perf_counter() - wall, time.process_time() - cpu, float(loss)
+    for step, batch in zip(range(args.steps), data):
+        loss = loss_fn(model, batch)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        schedule.step()
+    return time.perf_counter() - wall, time.process_time() - cpu, float(loss.detach())
 
 
 def with_fit(args, ids, vocab_size) -> tuple[float, float, float]:
     model, optimizer, schedule, data = make(args, ids, vocab_size)
     wall, cpu = time.perf_counter(), time.process_time()
-    history = fit(model, data, TBPTTLoss(), optimizer=optimizer, epochs=args.epochs, device="cpu",
-                  clip_grad_norm=1.0, scheduler=schedule, progress=args.progress)
-    return time.perf_counter() - wall, time.process_time() - cpu, history.last["train_loss"]
+    history = fit(model, data, TBPTTLoss(), optimizer=optimizer, max_steps=args.steps, evals=args.evals,
+                  device="cpu", clip_grad_norm=1.0, scheduler=schedule, progress=args.progress)
+    return time.perf_counter() - wall, time.process_time() - cpu, history.steps[-1]["loss"]
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=150)
-    parser.add_argument("--epochs", type=int, default=3, help="fit epochs the steps are split into")
+    parser.add_argument("--evals", type=int, default=3, help="evaluation points fit spreads over the steps")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--cell", default="gru")

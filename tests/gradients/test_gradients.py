@@ -9,11 +9,16 @@ from torch import nn
 
 from textrnn_lab import checks
 from textrnn_lab.errors import CourseError
+from textrnn_lab.data.vocab import CharVocab
 from textrnn_lab.gradients import (
     MODES,
+    FirstTokensTask,
+    SequenceClassifier,
+    build_lm,
+    build_mode,
     build_rnn,
+    classification_loss,
     clip_grad_norm,
-    count_parameters,
     global_grad_norm,
     gradient_ratio,
     hidden_gradient_norms,
@@ -22,10 +27,14 @@ from textrnn_lab.gradients import (
     mode_summary,
     set_keep_gate_bias,
     set_recurrent_radius,
+    small_lm_config,
     spectral_radius,
+    train_char_lm,
+    train_long_range,
+    window_batch,
 )
-from textrnn_lab.instability import CharCorpus, TinyCharLM, train_char_lm
-from textrnn_lab.longrange import FirstTokensTask, SequenceClassifier, classification_loss, train_long_range
+from textrnn_lab.layers.rnn import count_parameters
+from textrnn_lab.lm import TBPTTLoss
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -44,7 +53,7 @@ def test_build_rnn_modes_shapes_and_sizes():
     x = torch.randn(3, 7, 5)
     shapes = {}
     for mode in MODES:
-        rnn = build_rnn(mode, 5, 4)
+        rnn = build_mode(mode, 5, 4)
         out, state = rnn(x)
         h = state[0] if isinstance(state, tuple) else state
         shapes[mode] = (tuple(out.shape), tuple(h.shape))
@@ -57,13 +66,15 @@ def test_build_rnn_modes_shapes_and_sizes():
     assert [r["mode"] for r in rows] == list(MODES) and all(r["parameters"] > 0 for r in rows)
     with pytest.raises(CourseError):
         build_rnn("transformer", 5, 4)
+    with pytest.raises(CourseError):
+        build_mode("transformer", 5, 4)
 
 
 def test_bidirectional_outputs_see_the_future_and_standard_ones_do_not():
     torch.manual_seed(0)
     x = torch.randn(2, 6, 3)
     for mode, sees_future in (("standard", False), ("bidirectional", True)):
-        rnn = build_rnn(mode, 3, 4)
+        rnn = build_mode(mode, 3, 4)
         norms = input_gradient_norms(rnn, x, lambda out: out[:, 2].sum())
         assert (norms[3:].max() > 0) == sees_future, mode
         assert norms[:3].min() > 0
@@ -99,7 +110,7 @@ def test_input_probe_matches_autograd_by_hand():
 
 def test_hidden_probe_matches_a_hand_unrolled_rnn():
     torch.manual_seed(2)
-    rnn = build_rnn("standard", 2, 3)
+    rnn = build_mode("standard", 2, 3)
     x = torch.randn(2, 6, 2)
     w_ih, w_hh, b = rnn.weight_ih_l0, rnn.weight_hh_l0, rnn.bias_ih_l0 + rnn.bias_hh_l0
     h, states = torch.zeros(2, 3), []
@@ -116,7 +127,7 @@ def test_plain_rnn_with_small_weights_vanishes_and_large_ones_explode():
     x = torch.randn(8, 40, 4, generator=torch.Generator().manual_seed(0))
     ratios = {}
     for radius in (0.5, 3.0):
-        rnn = set_recurrent_radius(build_rnn("standard", 4, 16), radius, seed=0)
+        rnn = set_recurrent_radius(build_mode("standard", 4, 16), radius, seed=0)
         assert spectral_radius(rnn.weight_hh_l0) == pytest.approx(radius, rel=1e-4)
         norms = hidden_gradient_norms(rnn, x)
         ratios[radius] = gradient_ratio(norms)
@@ -137,7 +148,7 @@ def test_keep_gate_bias_slows_the_decay_of_gated_cells():
     with pytest.raises(CourseError):
         set_keep_gate_bias(build_rnn("rnn", 4, 4), 1.0)
     with pytest.raises(CourseError):
-        hidden_gradient_norms(build_rnn("bidirectional", 4, 4), x)
+        hidden_gradient_norms(build_mode("bidirectional", 4, 4), x)
 
 
 # --------------------------------------------------------------------------- clipping
@@ -179,7 +190,7 @@ def test_global_clipping_keeps_the_direction_per_tensor_clipping_does_not():
 
 
 def test_first_tokens_task_labels_come_from_the_first_tokens():
-    task = FirstTokensTask(length=12, n_classes=3, n_signal=2, n_distractors=5)
+    task = FirstTokensTask(length=12, num_classes=3, num_signal=2, num_distractors=5)
     x, y = task.sample(200, seed=0)
     assert x.shape == (200, 12) and y.shape == (200,) and x.dtype == y.dtype == torch.long
     assert task.vocab_size == 8 and task.chance == pytest.approx(1 / 3)
@@ -195,12 +206,12 @@ def test_first_tokens_task_labels_come_from_the_first_tokens():
     batches = task.batches(3, 16, seed=1)
     assert len(batches) == 3 and batches[0][0].shape == (16, 12)
     with pytest.raises(CourseError):
-        FirstTokensTask(length=4, n_signal=5)
+        FirstTokensTask(length=4, num_signal=5)
 
 
 def test_sequence_classifier_shapes_and_loss():
     task = FirstTokensTask(length=7)
-    model = SequenceClassifier(task.vocab_size, task.n_classes, cell="gru", hidden_size=6, keep_gate_bias=2.0)
+    model = SequenceClassifier(task.vocab_size, task.num_classes, cell="gru", hidden_size=6, keep_gate_bias=2.0)
     x, y = task.sample(5, seed=0)
     assert model(x).shape == (5, 2)
     loss, extra = classification_loss(model, (x, y))
@@ -210,8 +221,9 @@ def test_sequence_classifier_shapes_and_loss():
 
 
 def test_a_short_task_is_learned_quickly():
-    result = train_long_range("lstm", FirstTokensTask(length=5), steps=60, steps_per_epoch=20, n_test=200)
-    assert result.test_acc > 0.9 and len(result.history) == 3 and not result.diverged
+    result = train_long_range("lstm", FirstTokensTask(length=5), steps=60, eval_every=20, n_test=200)
+    assert result.test_acc > 0.9 and not result.diverged
+    assert result.history.num_steps == 60 and result.history.per_eval("step") == [20, 40, 60]
     assert result.row()["cell"] == "lstm"
 
 
@@ -219,21 +231,25 @@ def test_a_short_task_is_learned_quickly():
 
 
 def test_char_lm_windows_and_truncation():
-    corpus = CharCorpus("abcabcabd" * 20)
-    x, y = corpus.windows(4, 10, torch.Generator().manual_seed(0))
+    vocab = CharVocab.from_text("abcabcabd")
+    ids = vocab.encode("abcabcabd" * 20)
+    x, y = window_batch(ids, 4, 10, seed=0)
     assert x.shape == y.shape == (4, 10) and torch.equal(x[:, 1:], y[:, :-1])
-    torch.manual_seed(0)
-    full = TinyCharLM(corpus.vocab_size, hidden_size=8, embed_size=4)
-    cut = TinyCharLM(corpus.vocab_size, hidden_size=8, embed_size=4, truncate=3)
-    cut.load_state_dict(full.state_dict())
-    torch.testing.assert_close(full(x), cut(x))  # truncation changes the gradient, not the forward pass
-    xe = x[:1]
-    emb = cut.embed(xe).detach().requires_grad_(True)
-    cut.embed = nn.Identity()
-    cut.head = nn.Identity()
-    (grad,) = torch.autograd.grad(cut(emb)[:, -1].sum(), emb)
+    assert torch.equal(x, window_batch(ids, 4, 10, seed=0)[0])  # the same seed, the same windows
+    model = build_lm(small_lm_config(len(vocab), hidden_size=8, embed_dim=4), recurrent_radius=1.5, seed=0)
+    assert spectral_radius(model.rnn.weight_hh_l0) == pytest.approx(1.5, rel=1e-4)
+    chunks = []
+    model.embed.register_forward_hook(lambda module, inputs, out: chunks.append(out) or out.retain_grad())
+    last_only = torch.full_like(y, -100)  # cross-entropy ignores -100: only the last position's loss counts
+    last_only[:, -1] = y[:, -1]
+    TBPTTLoss(truncate=3)(model, (x, last_only)).backward()
     # chunks 0-2, 3-5, 6-8, 9: the last output's gradient stops at the start of its chunk
-    assert grad[0, :9].abs().sum() == 0 and grad[0, 9].abs().sum() > 0
+    assert [c.shape[1] for c in chunks] == [3, 3, 3, 1]
+    assert all(not c.grad.any() for c in chunks[:3]) and chunks[3].grad.abs().sum() > 0
+    chunks.clear()
+    TBPTTLoss()(model, (x, last_only)).backward()
+    (whole,) = chunks
+    assert whole.grad[:, 0].abs().sum() > 0  # without truncation it reaches the first character
 
 
 def test_long_windows_diverge_without_clipping_and_train_with_it():
@@ -242,12 +258,14 @@ def test_long_windows_diverge_without_clipping_and_train_with_it():
     from textrnn_lab.errors import DataError
 
     try:
-        text = load_dataset("austen", max_chars=50_000)
+        text = load_dataset("austen", max_chars=300_000)  # the chapter's corpus
     except DataError as exc:  # pragma: no cover - data/ is part of the repository
         pytest.skip(f"austen data unavailable: {exc.message}")
-    corpus = CharCorpus(text)
-    wild = train_char_lm(corpus, seq_len=256, steps=5)
-    tame = train_char_lm(corpus, seq_len=256, steps=5, clip_grad_norm=1.0)
+    vocab = CharVocab.from_text(text)
+    ids = vocab.encode(text)
+    small = small_lm_config(len(vocab))
+    wild = train_char_lm(ids, small, seq_len=256, steps=5)
+    tame = train_char_lm(ids, small, seq_len=256, steps=5, clip_grad_norm=1.0)
     assert wild.diverged and wild.diverged_at is not None and math.isnan(wild.final_loss)
     assert wild.grad_norms[0] > 100  # the history before the NaN is kept
     assert not tame.diverged and len(tame.losses) == len(tame.grad_norms) == 5

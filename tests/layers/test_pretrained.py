@@ -25,7 +25,7 @@ def encoder():
 
 def test_import_is_light(repo_root):
     code = (
-        "import sys, textrnn_lab.pretrained, textrnn_lab.data, textrnn_lab.hub\n"
+        "import sys, textrnn_lab.layers.pretrained, textrnn_lab.data, textrnn_lab.runtime.hub\n"
         "heavy = [m for m in ('transformers', 'datasets', 'tensorflow') if m in sys.modules]\n"
         "assert not heavy, heavy\n"
     )

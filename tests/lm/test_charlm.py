@@ -10,28 +10,32 @@ import pytest
 import torch
 
 from textrnn_lab import checks
-from textrnn_lab.charlm import (
-    CELLS,
-    AdaptiveThreads,
-    BudgetSchedule,
+from textrnn_lab.data.vocab import UNK, CharVocab
+from textrnn_lab.errors import CourseError
+from textrnn_lab.layers.rnn import CELLS
+from textrnn_lab.lm import (
     CharLM,
     CharLMConfig,
+    CharLMTrainConfig,
     StreamBatches,
-    TBPTTData,
     TBPTTLoss,
+    TBPTTStream,
     bits_per_char,
     evaluate_charlm,
+    generate,
     input_target_pairs,
     load_charlm,
+    next_char_probs,
     perplexity,
     random_windows,
+    sample_next,
     save_charlm,
+    train_charlm,
     train_val_split,
 )
-from textrnn_lab.errors import CourseError
-from textrnn_lab.sampling import generate, next_char_probs, sample_next
 from textrnn_lab.training import fit
-from textrnn_lab.data.vocab import UNK, CharVocab
+from textrnn_lab.training.schedules import BudgetSchedule
+from textrnn_lab.training.threads import AdaptiveThreads
 
 TEXT = ("It is a truth universally acknowledged, that a single man in possession of a good fortune, "
         "must be in want of a wife.\n") * 3
@@ -147,14 +151,37 @@ def test_stream_batches_are_contiguous_and_shifted():
     assert short.batch_size == 2
 
 
-def test_tbptt_data_epochs_and_random_windows():
+def test_tbptt_stream_goes_on_pass_after_pass_and_random_windows():
     ids = torch.arange(500)
-    data = TBPTTData(ids, 4, 10, steps_per_epoch=7)
-    first, second = list(data(1)), list(data(2))
-    assert len(first) == len(second) == 7
-    assert torch.equal(second[0][0][:, 0], first[-1][0][:, -1] + 1)  # epoch 2 goes on where epoch 1 stopped
+    stream = TBPTTStream(ids, 4, 10, seed=0)
+    assert stream.batch_size == 4 and stream.steps_per_pass == 12  # streams of 124 characters
+    batches = iter(stream)
+    first_pass = [next(batches) for _ in range(stream.steps_per_pass)]
+    x, y, reset = next(batches)                                   # the second pass begins
+    assert [r for _, _, r in first_pass] == [True] + [False] * 11 and reset
+    assert torch.equal(first_pass[1][0][:, 0], first_pass[0][0][:, -1] + 1)  # streams are contiguous
+    assert torch.equal(y, x + 1) and 0 <= int(x[0, 0]) < 10       # a random offset below seq_len
+    assert int(next(iter(stream))[0][0, 0]) == 0                  # a new iteration starts at the beginning
+    with pytest.raises(CourseError, match="shorter than one window"):
+        TBPTTStream(torch.arange(8), 4, 10)
     windows = list(random_windows(ids, 3, 8, num_batches=2, generator=torch.Generator().manual_seed(0)))
     assert len(windows) == 2 and all(torch.equal(y, x + 1) and x.shape == (3, 8) for x, y in windows)
+
+
+def test_truncated_loss_reads_the_same_text_but_stops_the_gradient():
+    vocab = CharVocab.from_text(TEXT)
+    x, y = input_target_pairs(vocab.encode(TEXT), 24)
+    batch = (x[:3], y[:3])
+    grads = {}
+    for truncate in (None, 8):
+        model = tiny_model(len(vocab), "rnn")
+        loss = TBPTTLoss(truncate)(model, batch)
+        loss.backward()
+        grads[truncate] = (float(loss.detach()), model.rnn.weight_hh_l0.grad.clone())
+    assert grads[None][0] == pytest.approx(grads[8][0], abs=1e-6)       # the forward pass is the same
+    assert not torch.allclose(grads[None][1], grads[8][1])               # the backward pass is cut
+    with pytest.raises(CourseError):
+        TBPTTLoss(truncate=0)
 
 
 def test_train_val_split_holds_out_the_end():
@@ -182,13 +209,47 @@ def test_untrained_model_scores_about_log_vocab_and_training_helps():
     assert abs(before.nats - math.log(len(vocab))) < 0.5
     assert before.bpc == pytest.approx(before.nats / math.log(2)) and before.perplexity == pytest.approx(math.exp(before.nats))
     opt = torch.optim.AdamW(model.parameters(), lr=1e-2)
-    history = fit(model, TBPTTData(ids, 4, 16), TBPTTLoss(), optimizer=opt, epochs=15,
+    history = fit(model, TBPTTStream(ids, 4, 16), TBPTTLoss(), optimizer=opt, max_steps=75, eval_every=5,
                   val_data=StreamBatches(ids, 2, 16), device="cpu", progress=False,
-                  scheduler=BudgetSchedule(opt, max_steps=15 * 5, warmup_steps=5))
+                  scheduler=BudgetSchedule(opt, max_steps=75, warmup_steps=5))
     after = evaluate_charlm(model, ids, batch_size=2, seq_len=16)
     assert after.nats < before.nats - 0.5
-    assert history.last["val_loss"] < history.epochs[0]["val_loss"]
+    assert len(history.steps) == 75 and history.per_eval("step") == list(range(5, 80, 5))
+    assert history.last["val_loss"] < history.evals[0]["val_loss"]
     assert history.last["lr"] < 1e-2 * 0.2  # annealed by the end of the budget
+
+
+def test_train_charlm_follows_its_configs_and_saves_them(tmp_path):
+    vocab = CharVocab.from_text(TEXT)
+    model_config = CharLMConfig(len(vocab), cell="gru", embed_dim=8, hidden_size=16)
+    config = CharLMTrainConfig(max_steps=6, max_seconds=None, evals=3, seq_len=16, batch_size=2, warmup_steps=2)
+    result = train_charlm(TEXT * 3, model_config, config, vocab=vocab, device="cpu", progress=False,
+                          checkpoint=tmp_path / "m.pt")
+    assert result.steps == 6 and len(result.history.steps) == 6
+    assert result.history.per_eval("step") == [2, 4, 6]                  # three points spread over the budget
+    assert all(row["val_bpc"] == pytest.approx(row["val_loss"] / math.log(2)) for row in result.history.evals)
+    loaded, vocab2, extra = load_charlm(result.checkpoint)
+    assert loaded.config == model_config and vocab2 == vocab
+    assert CharLMTrainConfig.from_dict(extra["train_config"]) == config  # saved with asdict, read back whole
+    with pytest.raises(CourseError, match="vocabulary"):
+        train_charlm(TEXT * 3, CharLMConfig(len(vocab) + 1), config, vocab=vocab, device="cpu", progress=False)
+    with pytest.raises(CourseError, match="budget"):
+        CharLMTrainConfig(max_steps=None, max_seconds=None)
+
+
+def test_cli_defaults_are_the_config_defaults():
+    import argparse
+
+    from textrnn_lab.lm import cli
+
+    sub = argparse.ArgumentParser().add_subparsers()
+    cli.add_cli(sub)
+    args = sub.choices["train-charlm"].parse_args([])
+    model, train = CharLMConfig(10), CharLMTrainConfig()
+    assert (args.cell, args.hidden, args.layers, args.embed_dim, args.dropout, args.attn_window) == (
+        model.cell, model.hidden_size, model.num_layers, model.embed_dim, model.dropout, model.attn_window)
+    assert (args.seq_len, args.batch_size, args.lr, args.seed) == (train.seq_len, train.batch_size, train.lr, train.seed)
+    assert cli.DEFAULT_MINUTES * 60 == train.max_seconds
 
 
 def test_budget_schedule_follows_time_too():

@@ -25,17 +25,17 @@ def _pyplot():
 
 def plot_history(history, keys: Sequence[str] | None = None, ax=None, title: str | None = None,
                  logy: bool = False):
-    """Plot per-epoch curves from a :class:`~textrnn_lab.training.History` (or a list of dicts).
+    """Plot the evaluation curves of a :class:`~textrnn_lab.training.loop.History` (or a list of dicts) by step.
 
     By default every key ending in ``loss`` is drawn on one axis, and any other
     numeric key (accuracy, bits per char ...) on a second panel.
     Returns the matplotlib figure.
     """
     plt = _pyplot()
-    rows: list[Mapping] = list(getattr(history, "epochs", history))
+    rows: list[Mapping] = list(getattr(history, "evals", history))
     if not rows:
-        raise ValueError("the history is empty: nothing to plot (did training run for at least one epoch?)")
-    numeric = [k for k in rows[0] if k not in ("epoch", "step", "time", "lr", "seconds")
+        raise ValueError("the history is empty: nothing to plot (did training reach its first evaluation?)")
+    numeric = [k for k in rows[0] if k not in ("step", "time", "lr", "seconds")
                and isinstance(rows[0][k], (int, float))]
     if keys is None:
         keys = numeric
@@ -48,15 +48,15 @@ def plot_history(history, keys: Sequence[str] | None = None, ax=None, title: str
         ncols = 2 if (loss_keys and other_keys) else 1
         fig, axes = plt.subplots(1, ncols, figsize=(5.5 * ncols, 3.8), squeeze=False)
         axes = list(axes[0])
-    epochs = [r.get("epoch", i + 1) for i, r in enumerate(rows)]
+    steps = [r.get("step", i + 1) for i, r in enumerate(rows)]
 
     def draw(axis, names: Iterable[str], ylabel: str):
         for name in names:
             ys = [r.get(name) for r in rows]
-            xs = [e for e, y in zip(epochs, ys) if y is not None]
+            xs = [step for step, y in zip(steps, ys) if y is not None]
             ys = [y for y in ys if y is not None]
             axis.plot(xs, ys, marker="o", markersize=3, label=name.replace("_", " "))
-        axis.set_xlabel("epoch")
+        axis.set_xlabel("step")
         axis.set_ylabel(ylabel)
         if logy:
             axis.set_yscale("log")
