@@ -15,12 +15,13 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 export TF_ENABLE_ONEDNN_OPTS ?= 0
 export HF_HUB_DISABLE_PROGRESS_BARS ?= 1
 
-.PHONY: setup test test-fast course smoke lab release release-check doctor data lock bench clean help
+.PHONY: setup test test-fast lint course smoke lab release release-check doctor data lock bench clean help
 
 help:
 	@echo "make setup    create .venv from $(LOCK) (quick when already done)"
 	@echo "make course   execute every solution notebook at its defaults -> runs/full/summary.md"
-	@echo "make test     run the whole test suite (what .ci/run calls)"
+	@echo "make test     run the whole test suite and the linter (what .ci/run calls)"
+	@echo "make lint     ruff on the package, tests, benchmarks and scripts"
 	@echo "make lab      open JupyterLab on chapters/"
 	@echo "make smoke    execute every notebook in smoke mode -> runs/smoke/"
 	@echo "make release  regenerate chapters/ from solutions/"
@@ -39,8 +40,11 @@ $(STAMP): pyproject.toml $(LOCK)
 	@touch $(STAMP)
 	@echo "environment ready: $(VENV)"
 
-test: setup
+test: setup lint
 	$(BIN)/python -m pytest -n $(JOBS) --durations=15
+
+lint: setup
+	$(BIN)/ruff check .
 
 test-fast: setup
 	$(BIN)/python -m pytest -m "not notebooks" -q

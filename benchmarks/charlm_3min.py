@@ -78,7 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     print("learning curve (stderr of the command):")
     for line in curve:
         print("  " + line.strip())
-    print(f"val_loss        {val_loss:.4f} nats/char (target <= {TARGET}) -> {'PASS' if val_loss <= TARGET else 'MISS'}")
+    verdict = "PASS" if val_loss <= TARGET else "MISS"
+    print(f"val_loss        {val_loss:.4f} nats/char (target <= {TARGET}) -> {verdict}")
     print(f"val_bpc         {float(fields['val_bpc']):.4f} bits/char")
     print(f"val_perplexity  {float(fields['val_perplexity']):.3f}")
     print(f"steps           {fields['steps']} in {float(fields['seconds']):.1f} s of training "

@@ -40,7 +40,7 @@ def bare_loop(args, ids, vocab_size) -> tuple[float, float, float]:
     loss_fn = TBPTTLoss()
     model.train()
     wall, cpu = time.perf_counter(), time.process_time()
-    for step, batch in zip(range(args.steps), data):
+    for _, batch in zip(range(args.steps), data):
         loss = loss_fn(model, batch)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -80,10 +80,12 @@ def main(argv=None) -> int:
     bare_loop(args, ids, len(vocab))  # warm-up (allocator, kernels)
     runs = {"bare": [], "fit": []}
     for r in range(args.repeats):
-        for name, run in (("bare", bare_loop), ("fit", with_fit)) if r % 2 == 0 else (("fit", with_fit), ("bare", bare_loop)):
+        order = (("bare", bare_loop), ("fit", with_fit))
+        for name, run in order if r % 2 == 0 else order[::-1]:
             wall, cpu, loss = run(args, ids, len(vocab))
             runs[name].append((wall, cpu))
-            print(f"  {name:4s} run {r + 1}: {wall:6.2f} s wall, {cpu:6.2f} s CPU, last loss {loss:.3f}", file=sys.stderr)
+            print(f"  {name:4s} run {r + 1}: {wall:6.2f} s wall, {cpu:6.2f} s CPU, last loss {loss:.3f}",
+                  file=sys.stderr)
     med = {name: (statistics.median(w for w, _ in v), statistics.median(c for _, c in v)) for name, v in runs.items()}
     over_wall = 100 * (med["fit"][0] / med["bare"][0] - 1)
     over_cpu = 100 * (med["fit"][1] / med["bare"][1] - 1)

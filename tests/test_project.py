@@ -2,10 +2,9 @@
 from __future__ import annotations
 
 import re
-import tomllib
 from pathlib import Path
 
-import pytest
+import tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -76,9 +75,14 @@ def test_makefile_targets_share_one_setup():
     assert "-c $(LOCK)" in makefile
 
 
-@pytest.mark.parametrize("folder", ["textrnn_lab", "solutions", "chapters", "tests", "data"])
-def test_layout(folder):
-    assert (ROOT / folder).is_dir()
+def test_tests_are_laid_out_like_the_packages():
+    packages = sorted(p.name for p in (ROOT / "textrnn_lab").iterdir() if (p / "__init__.py").is_file())
+    without_tests = [name for name in packages if not list((ROOT / "tests" / name).glob("test_*.py"))]
+    assert not without_tests, f"each package has its tests in tests/<package>/: missing for {without_tests}"
+    strays = sorted(p.name for p in (ROOT / "tests").glob("test_*.py"))
+    assert strays == ["test_architecture.py", "test_project.py"], f"tests of a package belong in its folder: {strays}"
+    folders = sorted(p.name for p in (ROOT / "tests").iterdir() if p.is_dir() and p.name != "__pycache__")
+    assert set(folders) <= set(packages), f"test folders without a package: {set(folders) - set(packages)}"
 
 
 def test_chapter_files_pair_up():

@@ -17,9 +17,9 @@ from textrnn_lab.data import (
     load_text,
     read_labelled_csv,
     read_text_file,
+    registry,
     split_austen,
 )
-from textrnn_lab.data import registry
 from textrnn_lab.errors import CourseError, DataError
 
 
@@ -48,7 +48,7 @@ def test_available_and_described():
 def test_manifest_matches_registry(repo_root):
     manifest = json.loads((repo_root / "data" / "MANIFEST.json").read_text())
     assert set(manifest) == set(available_datasets())
-    for name, entry in manifest.items():
+    for entry in manifest.values():
         path = repo_root / "data" / entry["file"]
         assert path.stat().st_size == entry["bytes"]
         for key in ("sha256", "source", "licence", "description"):

@@ -8,8 +8,8 @@ import torch
 from torch import nn
 
 from textrnn_lab import checks
-from textrnn_lab.errors import CourseError
 from textrnn_lab.data.vocab import CharVocab
+from textrnn_lab.errors import CourseError
 from textrnn_lab.gradients import (
     MODES,
     FirstTokensTask,

@@ -8,8 +8,8 @@ import time
 import pytest
 import torch
 
-from textrnn_lab.layers import pretrained
 from textrnn_lab.errors import CourseError, HubUnavailable
+from textrnn_lab.layers import pretrained
 from textrnn_lab.layers.pretrained import embed_sentences, encoder_available, load_encoder, tiny_bert
 
 

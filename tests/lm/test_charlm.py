@@ -207,7 +207,8 @@ def test_untrained_model_scores_about_log_vocab_and_training_helps():
     model = tiny_model(len(vocab))
     before = evaluate_charlm(model, ids, batch_size=2, seq_len=16)
     assert abs(before.nats - math.log(len(vocab))) < 0.5
-    assert before.bpc == pytest.approx(before.nats / math.log(2)) and before.perplexity == pytest.approx(math.exp(before.nats))
+    assert before.bpc == pytest.approx(before.nats / math.log(2))
+    assert before.perplexity == pytest.approx(math.exp(before.nats))
     opt = torch.optim.AdamW(model.parameters(), lr=1e-2)
     history = fit(model, TBPTTStream(ids, 4, 16), TBPTTLoss(), optimizer=opt, max_steps=75, eval_every=5,
                   val_data=StreamBatches(ids, 2, 16), device="cpu", progress=False,
@@ -248,7 +249,8 @@ def test_cli_defaults_are_the_config_defaults():
     model, train = CharLMConfig(10), CharLMTrainConfig()
     assert (args.cell, args.hidden, args.layers, args.embed_dim, args.dropout, args.attn_window) == (
         model.cell, model.hidden_size, model.num_layers, model.embed_dim, model.dropout, model.attn_window)
-    assert (args.seq_len, args.batch_size, args.lr, args.seed) == (train.seq_len, train.batch_size, train.lr, train.seed)
+    assert (args.seq_len, args.batch_size, args.lr, args.seed) == (
+        train.seq_len, train.batch_size, train.lr, train.seed)
     assert cli.DEFAULT_MINUTES * 60 == train.max_seconds
 
 
@@ -478,7 +480,7 @@ def wrong_sample(logits, temperature, top_k=None, generator=None):  # ignores th
 @pytest.mark.parametrize("name,right,wrong", [
     ("01.make_pairs", input_target_pairs, wrong_pairs),
     ("01.next_char_probs", next_char_probs, wrong_probs),
-    ("01.sample_next", lambda l, t, k=None, g=None: int(sample_next(l, t, k, g)), wrong_sample),
+    ("01.sample_next", lambda logits, t, k=None, g=None: int(sample_next(logits, t, k, g)), wrong_sample),
 ])
 def test_checks_pass_the_reference_and_fail_a_wrong_answer(name, right, wrong):
     for seed in range(3):

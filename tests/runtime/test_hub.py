@@ -8,9 +8,9 @@ import types
 
 import pytest
 
-from textrnn_lab.runtime import hub
 from textrnn_lab.data import load_dataset
 from textrnn_lab.errors import CourseError, HubUnavailable
+from textrnn_lab.runtime import hub
 
 OFFLINE_VARS = ("TEXTRNN_LAB_ASSUME_OFFLINE", "HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE")
 
@@ -101,7 +101,8 @@ def test_probe_success_and_cache(online_env):
 
 @pytest.mark.parametrize(
     "name, alternative",
-    [("ag_news", '"vader"'), ("fancyzhx/ag_news", '"vader"'), ("pushkin", '"austen"'), ("someone/some_corpus", '"austen"')],
+    [("ag_news", '"vader"'), ("fancyzhx/ag_news", '"vader"'), ("pushkin", '"austen"'),
+     ("someone/some_corpus", '"austen"')],
 )
 def test_hub_datasets_offline_by_env(monkeypatch, name, alternative):
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")

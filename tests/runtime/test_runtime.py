@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from textrnn_lab.runtime.device import available_devices, describe_device, get_device
 from textrnn_lab.errors import DeviceError
+from textrnn_lab.runtime.device import available_devices, describe_device, get_device
 from textrnn_lab.runtime.seeding import seed_everything
 
 

@@ -11,8 +11,8 @@ from textrnn_lab.errors import CourseError
 from textrnn_lab.runtime.seeding import seed_everything
 from textrnn_lab.training import TrainConfig, evaluate, fit, train_step
 from textrnn_lab.training.checkpoint import load_checkpoint
-from textrnn_lab.training.loop import History, TrainingDiverged
 from textrnn_lab.training.config import budget_progress
+from textrnn_lab.training.loop import History, TrainingDiverged
 
 
 def regression_data(n=256, batch=32, seed=0):

@@ -13,11 +13,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from . import CheckFailed, register
-from .compare import as_float, brief, expect_callable, expect_close, expect_tensor
 from ..gradients.probes import input_gradient_norms as _ref_input_gradient_norms
 from ..gradients.probes import last_step_sum
 from ..layers.rnn import set_keep_gate_bias as _ref_keep_gate_bias
+from . import CheckFailed, register
+from .compare import as_float, brief, expect_callable, expect_close, expect_tensor
 
 _CELLS = (nn.RNN, nn.LSTM, nn.GRU)
 
@@ -205,7 +205,8 @@ def _check_clip_grad_norm(func, rng, cases, _torch_clip=torch.nn.utils.clip_grad
             if not torch.allclose(p.grad, q.grad, rtol=1e-4, atol=1e-7):
                 ratio = float(p.grad.norm() / q.grad.norm()) if float(q.grad.norm()) > 0 else float("nan")
                 extra = ""
-                untouched = all(o is None or (r.grad is not None and torch.equal(o, r.grad)) for o, r in zip(originals, params))
+                untouched = all(o is None or (r.grad is not None and torch.equal(o, r.grad))
+                                for o, r in zip(originals, params))
                 if as_generator and untouched and expected_total > max_norm:
                     extra = " (parameters arrived as a generator: did you go through it twice?)"
                 raise CheckFailed(

@@ -17,6 +17,15 @@ Hub names (``ag_news``, ``pushkin``, ``owner/name``) go to
 ``datasets.load_dataset`` only when the hub may be reachable, otherwise they
 raise :class:`~textrnn_lab.errors.HubUnavailable` at once, naming the offline
 dataset to use instead.
+
+Modules, in reading order (introduced in chapter 00; the vocabulary in chapter 01):
+
+* :mod:`.registry`: the shipped files, their sources, licences and checksums.
+* :mod:`.loaders`: ``load_dataset(name)``, ``load_text``, the Austen novels one by one.
+* :mod:`.userfiles`: a student's own UTF-8 text or labelled CSV, with clear errors.
+* :mod:`.hubdata`: hub dataset names, and what to use offline instead.
+* :mod:`.corpus`: ``load_corpus(name_or_path)``, a text to train a language model on.
+* :mod:`.vocab`: ``CharVocab``, characters to ids and back, with an unknown symbol.
 """
 from __future__ import annotations
 

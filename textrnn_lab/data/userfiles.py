@@ -100,14 +100,16 @@ def read_labelled_csv(path, text_column: str = "text", label_column: str = "labe
     p = _existing_file(path, "CSV file")
     raw = _read_bytes(p, "CSV file")
     if not raw.strip():
-        raise DataError(f"the CSV file {p} is empty.", hint=f"it needs a header row with '{text_column}' and '{label_column}' and some rows")
+        raise DataError(f"the CSV file {p} is empty.",
+                        hint=f"it needs a header row with '{text_column}' and '{label_column}' and some rows")
     _decode_utf8(raw, p)  # a clear message for non-UTF-8 files
     if sep is None:
         sep = "\t" if p.suffix.lower() in (".tsv", ".tab") else ","
     try:
         frame = pd.read_csv(p, sep=sep, encoding="utf-8-sig", keep_default_na=False, na_values=[""])
     except pd.errors.EmptyDataError:
-        raise DataError(f"the CSV file {p} has no header row.", hint=f"the first line must name the columns, e.g. {text_column},{label_column}") from None
+        raise DataError(f"the CSV file {p} has no header row.",
+                        hint=f"the first line must name the columns, e.g. {text_column},{label_column}") from None
     except (pd.errors.ParserError, ValueError) as exc:
         raise DataError(
             f"the CSV file {p} cannot be parsed: {str(exc).strip()}",
@@ -117,7 +119,8 @@ def read_labelled_csv(path, text_column: str = "text", label_column: str = "labe
     columns = [str(c) for c in frame.columns]
     missing = [c for c in (text_column, label_column) if c not in columns]
     if missing:
-        hint = f"the file has the columns: {', '.join(repr(c) for c in columns)}; pass text_column=... and label_column=..."
+        names = ", ".join(repr(c) for c in columns)
+        hint = f"the file has the columns: {names}; pass text_column=... and label_column=..."
         if len(columns) == 1 and any(s in columns[0] for s in (";", "\t", "|")):
             hint += "; the header looks like it uses another separator, pass sep=..."
         raise DataError(

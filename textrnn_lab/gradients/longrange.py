@@ -75,7 +75,8 @@ class FirstTokensTask:
         y = signal.sum(dim=1) % self.num_classes
         return x, y
 
-    def batches(self, n_batches: int, batch_size: int, seed: int | None = None) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    def batches(self, n_batches: int, batch_size: int,
+                seed: int | None = None) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """A list of ``n_batches`` batches ``(x [batch_size, length], y [batch_size])``."""
         generator = torch.Generator()
         if seed is not None:

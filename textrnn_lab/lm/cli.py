@@ -164,8 +164,8 @@ def cmd_train_charlm(args: argparse.Namespace) -> int:
 
 # ----------------------------------------------------------------------------- generate
 def cmd_generate(args: argparse.Namespace) -> int:
-    from .checkpoint import load_charlm
     from ..runtime.device import get_device
+    from .checkpoint import load_charlm
     from .sampling import iter_generate
 
     device = get_device(args.device)
@@ -215,13 +215,16 @@ def add_cli(subparsers) -> None:
     budget.add_argument("--steps", type=_positive_int, default=None, metavar="N", help="train for N steps instead")
     p.add_argument("--out", metavar="CKPT", help="checkpoint to write (default runs/charlm/<text>_<cell>.pt)")
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N or mps")
-    p.add_argument("--hidden", type=_positive_int, default=MODEL["hidden_size"], help="hidden size (default %(default)s)")
-    p.add_argument("--layers", type=_positive_int, default=MODEL["num_layers"], help="recurrent layers (default %(default)s)")
+    p.add_argument("--hidden", type=_positive_int, default=MODEL["hidden_size"],
+                   help="hidden size (default %(default)s)")
+    p.add_argument("--layers", type=_positive_int, default=MODEL["num_layers"],
+                   help="recurrent layers (default %(default)s)")
     p.add_argument("--embed-dim", type=_positive_int, default=MODEL["embed_dim"],
                    help="character embedding size (default %(default)s)")
     p.add_argument("--dropout", type=_nonneg_float, default=MODEL["dropout"], help="dropout (default %(default)s)")
     p.add_argument("--attention", action="store_true", help="attend over the recent hidden states")
-    p.add_argument("--attn-window", type=_positive_int, default=MODEL["attn_window"], help="states attention sees (default %(default)s)")
+    p.add_argument("--attn-window", type=_positive_int, default=MODEL["attn_window"],
+                   help="states attention sees (default %(default)s)")
     p.add_argument("--seq-len", type=_positive_int, default=TRAIN["seq_len"],
                    help="characters per training window, the BPTT length (default %(default)s)")
     p.add_argument("--batch-size", type=_positive_int, default=TRAIN["batch_size"],

@@ -20,8 +20,8 @@ from typing import Iterator, NamedTuple
 
 import torch
 
-from ..errors import CourseError
 from ..data.vocab import CharVocab
+from ..errors import CourseError
 
 
 def _check_options(temperature: float, top_k: int | None) -> None:

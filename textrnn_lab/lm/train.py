@@ -31,8 +31,8 @@ from ..training.schedules import BudgetSchedule
 from ..training.threads import AdaptiveThreads, probe_threads
 from .batching import StreamBatches, TBPTTStream, train_val_split
 from .checkpoint import charlm_extra, save_charlm
-from .evaluation import CharLMScore, bits_per_char, estimate_eval_seconds, evaluate_charlm
 from .config import CharLMConfig, CharLMTrainConfig
+from .evaluation import CharLMScore, bits_per_char, estimate_eval_seconds, evaluate_charlm
 from .loss import TBPTTLoss
 from .model import CharLM
 

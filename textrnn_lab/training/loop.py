@@ -152,9 +152,12 @@ class StepResult(NamedTuple):
 
 def train_step(model: nn.Module, batch: Any, loss_fn: LossFn, optimizer: torch.optim.Optimizer, *,
                clip_grad_norm: float | None = None, scaler: "torch.amp.GradScaler | None" = None,
-               autocast=contextlib.nullcontext()) -> StepResult:
-    """One optimizer step on one batch: forward, loss, backward, clip, update."""
-    with autocast:
+               autocast=None) -> StepResult:
+    """One optimizer step on one batch: forward, loss, backward, clip, update.
+
+    ``autocast``: a context for the forward pass (mixed precision; see :func:`autocast_context`).
+    """
+    with autocast or contextlib.nullcontext():
         loss, extras = split_loss(loss_fn(model, batch))
     optimizer.zero_grad(set_to_none=True)
     if scaler is not None:               # float16 on CUDA: scale the loss so small gradients survive
