@@ -9,8 +9,6 @@ so patching ``textrnn_lab.charlm`` or ``torch.softmax`` later changes nothing.
 """
 from __future__ import annotations
 
-import math
-
 import torch
 
 from ..lm.batching import input_target_pairs
