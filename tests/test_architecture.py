@@ -192,3 +192,15 @@ def test_each_package_docstring_lists_its_modules(package):
         assert f"Chapter {CHAPTER_OF_TOPIC[package]}" in doc.split("\n", 1)[0]
     else:
         assert "chapter" in doc.lower() or package in MACHINERY, "say which chapter introduces it"
+
+
+def test_one_atomic_writer():
+    """Temporary file, fsync, rename: written once, in runtime/files.py; the rest call it."""
+    writers = []
+    for module, path in MODULES.items():
+        if module == "textrnn_lab.runtime.files":
+            continue
+        text = path.read_text(encoding="utf-8")
+        if "os.fsync(" in text or (".tmp" in text and "os.replace(" in text):
+            writers.append(module)
+    assert not writers, f"write files with textrnn_lab.runtime.files.atomic_write, not a copy of it: {writers}"

@@ -5,7 +5,7 @@
 * ``01.sample_next``: ``sample_next(logits, temperature, top_k=None, generator=None) -> id``.
 
 The references are bound as default arguments when this module is imported,
-so patching ``textrnn_lab.charlm`` or ``torch.softmax`` later changes nothing.
+so patching ``textrnn_lab.lm`` or ``torch.softmax`` later changes nothing.
 """
 from __future__ import annotations
 

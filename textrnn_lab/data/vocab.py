@@ -121,5 +121,5 @@ class CharVocab:
     def from_dict(cls, data: Mapping[str, Any]) -> "CharVocab":
         if not isinstance(data, Mapping) or data.get("format") != FORMAT or not isinstance(data.get("chars"), str):
             raise CourseError("this is not a textrnn-lab character vocabulary.",
-                              hint="the checkpoint was not written by textrnn_lab.charlm; train a new one.")
+                              hint="the checkpoint was not written by textrnn_lab.lm; train a new one.")
         return cls(data["chars"])

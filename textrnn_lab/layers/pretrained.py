@@ -7,7 +7,7 @@ directory, or from the Hugging Face hub when it can be reached; otherwise they
 fail at once with :class:`~textrnn_lab.errors.HubUnavailable`.
 
 transformers is imported inside the functions (through
-:func:`textrnn_lab.quiet.import_transformers`), so importing this module is cheap.
+:func:`textrnn_lab.runtime.quiet.import_transformers`), so importing this module is cheap.
 """
 from __future__ import annotations
 
