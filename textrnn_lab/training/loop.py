@@ -287,6 +287,8 @@ def fit(
         extra_state: saved in the checkpoint under ``"extra"``.
         on_step: ``f(row, model)`` after every step; ``on_eval``: ``f(row, model)``
             after every evaluation. Either may return values to add to the row.
+            (With ``on_step`` every step's loss is read at once, which on a GPU
+            waits for it; without, values are read every ``log_every`` steps.)
 
     Raises:
         TrainingDiverged: the loss became NaN/inf; ``exc.history`` keeps what was
