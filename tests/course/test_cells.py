@@ -50,7 +50,8 @@ def test_cell_source_reads_every_line_ending_and_shape_the_same():
 def test_a_crlf_notebook_reads_the_same_everywhere(tmp_path):
     lf, windows = solution(), solution(crlf)
     # the parameters cell
-    assert parse_parameters(windows) == parse_parameters(lf) == {"SMOKE": False, "DEVICE": "auto", "SEED": 0, "STEPS": 10}
+    expected = {"SMOKE": False, "DEVICE": "auto", "SEED": 0, "STEPS": 10}
+    assert parse_parameters(windows) == parse_parameters(lf) == expected
     # validation and release (markers on CRLF lines are still found; the release has LF only)
     assert validate_solution(windows) == validate_solution(lf) == []
     assert notebook_bytes(release_notebook(windows)) == notebook_bytes(release_notebook(lf))

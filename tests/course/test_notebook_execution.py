@@ -19,8 +19,8 @@ import pytest
 
 from textrnn_lab.course.cells import collect_outputs, parse_parameters
 from textrnn_lab.course.execute import execute_notebook
-from textrnn_lab.runtime.display import CHECK_MIME, METRICS_MIME
 from textrnn_lab.course.release import release_notebook, validate_solution
+from textrnn_lab.runtime.display import CHECK_MIME, METRICS_MIME
 
 ROOT = Path(__file__).resolve().parents[2]
 SOLUTIONS = sorted((ROOT / "solutions").glob("[0-9][0-9]_*.ipynb"))

@@ -8,11 +8,11 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from textrnn_lab.errors import NotebookError
 from textrnn_lab.course.cells import collect_outputs, find_parameters_cell, parse_parameters, read_notebook
 from textrnn_lab.course.chapters import list_chapters, resolve_chapter
 from textrnn_lab.course.execute import execute_notebook
 from textrnn_lab.course.summary import run_chapters
+from textrnn_lab.errors import NotebookError
 from textrnn_lab.runtime.display import CHECK_MIME, METRICS_MIME
 
 PARAMETERS = 'SMOKE = False\nDEVICE = "auto"\nSEED = 0'
@@ -144,7 +144,8 @@ CHECK_CELL = "import math\nfrom textrnn_lab import checks\nchecks.check('00.perp
 
 def test_execute_notebook_runs_records_and_checks(tmp_path, monkeypatch):
     monkeypatch.setenv("TEXTRNN_LAB_RUN_DIR", "/somewhere/else")
-    source = write(notebook(METRIC_CELL, CHECK_CELL, "import os\nprint(os.getcwd())"), tmp_path / "nb" / "99_tiny.ipynb")
+    source = write(notebook(METRIC_CELL, CHECK_CELL, "import os\nprint(os.getcwd())"),
+                   tmp_path / "nb" / "99_tiny.ipynb")
     out = tmp_path / "out" / "99_tiny.ipynb"
     result = execute_notebook(source, out, {"SMOKE": True, "DEVICE": "cpu", "SEED": 5})
     assert result.ok and result.error is None and result.output_path == out and result.duration_s > 0
@@ -152,7 +153,8 @@ def test_execute_notebook_runs_records_and_checks(tmp_path, monkeypatch):
 
     executed = read_notebook(out)
     assert collect_outputs(executed, CHECK_MIME) == [
-        {"check": "00.perplexity", "status": "pass", "message": "25 random cases agree with the reference.", "cases": 25}
+        {"check": "00.perplexity", "status": "pass", "message": "25 random cases agree with the reference.",
+         "cases": 25}
     ]
     check_cell = executed.cells[4]  # markdown, parameters, injected parameters, metric, check
     assert [o.output_type for o in check_cell.outputs] == ["stream", "display_data"]  # one line, no Out[]

@@ -8,8 +8,8 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from textrnn_lab.errors import NotebookError
 from textrnn_lab.course.release import notebook_bytes, release_all, release_notebook, validate_solution
+from textrnn_lab.errors import NotebookError
 
 SOLUTION_CODE = """def one_hot(indices, num_classes):
     \"\"\"Rows of zeros with a one at each index.\"\"\"

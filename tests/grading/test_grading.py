@@ -25,6 +25,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from textrnn_lab.course.release import release_notebook
 from textrnn_lab.grading import gradebook as gb
 from textrnn_lab.grading.feedback import render_html, render_markdown
 from textrnn_lab.grading.grader import GradeOptions, find_submissions, grade
@@ -33,7 +34,6 @@ from textrnn_lab.grading.results import ExerciseResult, SubmissionResult
 from textrnn_lab.grading.sandbox import hide_plan, isolation_available
 from textrnn_lab.grading.spec import load_spec
 from textrnn_lab.runtime.display import CHECK_MIME
-from textrnn_lab.course.release import release_notebook
 
 ROOT = Path(__file__).resolve().parents[2]
 SOLUTION = ROOT / "solutions" / "00_setup_and_tour.ipynb"
@@ -123,7 +123,8 @@ def fake_pass_outputs(nb):
         cell = nb.cells[index_of(nb, grade_id)]
         cell.execution_count = 7
         cell.outputs = [
-            nbformat.v4.new_output("stream", name="stdout", text=f"PASS {name}: 25 random cases agree with the reference.\n"),
+            nbformat.v4.new_output("stream", name="stdout",
+                                   text=f"PASS {name}: 25 random cases agree with the reference.\n"),
             nbformat.v4.new_output("display_data", data={
                 CHECK_MIME: {"check": name, "status": "pass", "message": "25 random cases agree", "cases": 25},
                 "text/plain": ""}),
@@ -166,7 +167,8 @@ def other_chapter():
     nb.cells = [
         nbformat.v4.new_markdown_cell("# 01 · RNN text generation\n\nA character-level language model."),
         code("SMOKE = False\nDEVICE = 'auto'\nSEED = 0"),
-        code("def sample(logits, temperature):\n    ### BEGIN SOLUTION\n    return logits / temperature\n    ### END SOLUTION"),
+        code("def sample(logits, temperature):\n    ### BEGIN SOLUTION\n    return logits / temperature\n"
+             "    ### END SOLUTION"),
     ]
     nb.cells[1].metadata["tags"] = ["parameters"]
     nb.cells[2].metadata["nbgrader"] = {"grade": False, "grade_id": "ch01_sample", "locked": False,
@@ -233,7 +235,8 @@ def main_submissions(base: Path, out: Path) -> dict[str, Path]:
                                      code("for i in range(300_000):\n    print('spam, spam, eggs and spam ' * 4)")))
 
     nb = solve(light(student_nb()), one_hot=ONE_HOT_WRONG)
-    nb.cells[index_of(nb, "ch00_one_hot_test")].source = 'print("PASS 00.one_hot: 25 random cases agree with the reference.")'
+    nb.cells[index_of(nb, "ch00_one_hot_test")].source = (
+        'print("PASS 00.one_hot: 25 random cases agree with the reference.")')
     add("edited_check", nb)
 
     nb = solve(light(student_nb()))
@@ -594,7 +597,8 @@ def test_interrupted_run_keeps_a_complete_gradebook_and_resumes(tmp_path):
     out = tmp_path / "out"
     scratch = tmp_path / "scratch"  # the run's temporary folders, to check that none is left behind
     scratch.mkdir()
-    command = [sys.executable, "-m", "textrnn_lab.course.cli", "grade", "00", str(subs), "--out", str(out), "--workers", "1"]
+    command = [sys.executable, "-m", "textrnn_lab.course.cli", "grade", "00", str(subs), "--out", str(out),
+               "--workers", "1"]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
                                env={**os.environ, "TMPDIR": str(scratch)})
     deadline = time.monotonic() + 120
@@ -875,7 +879,8 @@ def test_checker_survives_crashes_timeouts_and_forged_results():
 
 
 def test_cli_help_lists_grade():
-    done = subprocess.run([sys.executable, "-m", "textrnn_lab.course.cli", "grade", "--help"], capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-m", "textrnn_lab.course.cli", "grade", "--help"],
+                          capture_output=True, text=True)
     assert done.returncode == 0 and "--workers" in done.stdout and "--force" in done.stdout
 
 

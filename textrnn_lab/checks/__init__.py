@@ -176,7 +176,8 @@ def _lookup(name: str) -> _Check:
     if known:
         hint = f"chapter {chapter} has: {', '.join(known)}"
     else:
-        hint = f"there are no checks for chapter {chapter}; chapters with checks: {', '.join(_chapter_modules()) or 'none'}"
+        with_checks = ", ".join(_chapter_modules()) or "none"
+        hint = f"there are no checks for chapter {chapter}; chapters with checks: {with_checks}"
     raise UnknownCheck(f"unknown check {name!r}.", hint=hint)
 
 
@@ -265,7 +266,8 @@ def _run(spec: _Check, obj, cases: int, seed) -> CheckResult:
     try:
         message = spec.func(obj, rng, cases)
     except CheckFailed as exc:
-        return CheckResult(spec.name, "fail", first_line(exc, 500) or "the answer differs from the reference.", spec.hint, cases)
+        message = first_line(exc, 500) or "the answer differs from the reference."
+        return CheckResult(spec.name, "fail", message, spec.hint, cases)
     except Exception as exc:  # the student's code raised: never a traceback wall
         if _is_todo(exc):
             return CheckResult(spec.name, "todo", TODO_MESSAGE, spec.hint, cases)

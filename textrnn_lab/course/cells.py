@@ -36,7 +36,8 @@ def read_notebook(path: str | os.PathLike):
 
     path = Path(path)
     if not path.exists():
-        raise NotebookError(f"notebook {path} does not exist.", hint="check the file name, or list the chapters with `textrnn-lab list`.")
+        raise NotebookError(f"notebook {path} does not exist.",
+                            hint="check the file name, or list the chapters with `textrnn-lab list`.")
     if path.is_dir():
         raise NotebookError(f"{path} is a directory, not a notebook.")
     try:
@@ -103,7 +104,8 @@ def find_parameters_cell(nb, path: str | os.PathLike | None = None) -> int:
         if "parameters" in cell_tags(cell):
             if cell.get("cell_type") != "code":
                 raise NotebookError(
-                    f"{_describe(path)}: the cell tagged 'parameters' (cell {index}) is a {cell.get('cell_type')} cell.",
+                    f"{_describe(path)}: the cell tagged 'parameters' (cell {index}) "
+                    f"is a {cell.get('cell_type')} cell.",
                     hint="move the tag to the code cell that defines SMOKE, DEVICE and SEED.",
                 )
             return index
@@ -135,7 +137,8 @@ def parse_parameters(nb, path: str | os.PathLike | None = None) -> dict[str, Any
         tree = ast.parse(source)
     except SyntaxError as exc:
         raise NotebookError(
-            f"{_describe(path)}: the parameters cell (cell {index}) is not valid Python: {exc.msg} (line {exc.lineno}).",
+            f"{_describe(path)}: the parameters cell (cell {index}) is not valid Python: "
+            f"{exc.msg} (line {exc.lineno}).",
         ) from None
     values: dict[str, Any] = {}
     for node in tree.body:

@@ -12,8 +12,8 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-from .doctor import package_version
 from ..errors import CourseError
+from .doctor import package_version
 
 
 def print_table(rows: Sequence[Sequence[object]]) -> None:
@@ -47,9 +47,9 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 # ----------------------------------------------------------------------------- run
 def cmd_run(args: argparse.Namespace) -> int:
+    from ..runtime.paths import runs_dir
     from .chapters import list_chapters, resolve_chapter
     from .summary import run_chapters
-    from ..runtime.paths import runs_dir
 
     chapters = [resolve_chapter(name) for name in args.chapters] if args.chapters else list_chapters()
     if args.device != "auto":

@@ -139,7 +139,8 @@ def _execution_error_message(nb, input_path: Path, exc, injected: bool, timeout)
         opening = first_line(cell_source(nb.cells[index]), 60, strip_ansi=True)
         place = f"cell {index} ({where}" + (f": {opening!r})" if opening else ")")
     if exc.ename == "CellExecutionError" and not exc.evalue:
-        what = "the cell did not finish" + (f" within the {timeout} s time limit" if timeout else "") + " (timeout, or the kernel died)"
+        limit = f" within the {timeout} s time limit" if timeout else ""
+        what = f"the cell did not finish{limit} (timeout, or the kernel died)"
     else:
         what = f"{exc.ename}: {first_line(exc.evalue, strip_ansi=True)}".rstrip(": ")
     return f"{input_path.name} failed in {place}: {what}", index

@@ -212,7 +212,8 @@ def validate_solution(nb, path: str | os.PathLike | None = None) -> list[str]:
     else:
         missing = [p for p in REQUIRED_PARAMETERS if p not in params]
         if missing:
-            problems.append(f"{name}: the parameters cell does not define {', '.join(missing)} (as literal assignments).")
+            problems.append(f"{name}: the parameters cell does not define {', '.join(missing)} "
+                            "(as literal assignments).")
 
     grade_ids: dict[str, int] = {}
     solutions: list[tuple[int, str]] = []
@@ -228,7 +229,8 @@ def validate_solution(nb, path: str | os.PathLike | None = None) -> list[str]:
         if meta is None:
             continue
         if meta.get("schema_version") != 3:
-            problems.append(f"{where}: nbgrader metadata needs schema_version 3 (found {meta.get('schema_version')!r}).")
+            problems.append(f"{where}: nbgrader metadata needs schema_version 3 "
+                            f"(found {meta.get('schema_version')!r}).")
         grade_id = meta.get("grade_id")
         if not isinstance(grade_id, str) or not grade_id:
             problems.append(f"{where}: nbgrader cell without a grade_id.")
@@ -252,10 +254,12 @@ def validate_solution(nb, path: str | os.PathLike | None = None) -> list[str]:
     for index, grade_id in solutions:
         wanted = f"{grade_id}_test"
         if wanted not in tests:
-            problems.append(f"{_where(path, index)}: solution cell {grade_id!r} has no test cell with grade_id {wanted!r}.")
+            problems.append(f"{_where(path, index)}: solution cell {grade_id!r} has no test cell "
+                            f"with grade_id {wanted!r}.")
         elif tests[wanted] < index:
             problems.append(
-                f"{_where(path, index)}: the test cell {wanted!r} (cell {tests[wanted]}) comes before its solution cell."
+                f"{_where(path, index)}: the test cell {wanted!r} (cell {tests[wanted]}) "
+                "comes before its solution cell."
             )
     if not solutions:
         problems.append(f"{name}: no exercise (no cell with nbgrader metadata solution: true).")
@@ -273,7 +277,8 @@ def _canonical(data: Any) -> Any:
             if key in ("source", "text") and isinstance(value, list):
                 out[key] = "".join(str(v) for v in value)
             elif key == "data" and isinstance(value, dict):
-                out[key] = {k: ("".join(v) if isinstance(v, list) and all(isinstance(s, str) for s in v) else _canonical(v))
+                out[key] = {k: ("".join(v) if isinstance(v, list) and all(isinstance(s, str) for s in v)
+                                else _canonical(v))
                             for k, v in value.items()}
             else:
                 out[key] = _canonical(value)
@@ -352,7 +357,9 @@ def release_all(
                 atomic_write(target, data)
         results.append((target, status))
     if chapters.is_dir():
-        for extra in sorted(p for p in chapters.iterdir() if p.is_file() and p.suffix == ".ipynb" and p.name not in released):
+        extras = sorted(p for p in chapters.iterdir()
+                        if p.is_file() and p.suffix == ".ipynb" and p.name not in released)
+        for extra in extras:
             if prune and not check:
                 extra.unlink()
                 results.append((extra, "removed"))

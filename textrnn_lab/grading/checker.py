@@ -168,7 +168,8 @@ def run_tests(job: dict, blobs: dict[str, bytes], checks_module) -> dict:
         except _NotPassed as failed:
             result = failed.result
             return {**base, "status": "failed", "cases": cases, "hidden_passed": number - 1,
-                    "message": f"hidden test {number} of {len(hidden)} failed: {result.status.upper()} {result.message}"}
+                    "message": f"hidden test {number} of {len(hidden)} failed: "
+                               f"{result.status.upper()} {result.message}"}
         except BaseException as exc:  # noqa: BLE001
             return {**base, "status": "error", "cases": cases, "hidden_passed": number - 1,
                     "message": f"hidden test {number} of {len(hidden)} raised {_describe(exc)}"}
@@ -273,7 +274,8 @@ def run_exercise(job: dict, blobs: dict[str, bytes], checks_module) -> dict:
     if len(results) != 1 or not isinstance(results[0], dict) or results[0].get("nonce") != job.get("nonce"):
         if not results:
             code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else status
-            return {**base, "status": "crashed", "message": f"your code ended the test process early (exit status {code})"}
+            return {**base, "status": "crashed",
+                    "message": f"your code ended the test process early (exit status {code})"}
         return {**base, "status": "error", "forged": True,
                 "message": "the test process produced more than one result, or a malformed one: "
                            "something other than the grader wrote to its result channel"}

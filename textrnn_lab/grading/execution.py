@@ -344,7 +344,8 @@ def _run_notebook(
                 tail = log_path.read_text(errors="replace").strip().splitlines()[-1][:200]
             except (OSError, IndexError):
                 pass
-            report.message = f"the Python kernel could not start ({type(exc).__name__}: {exc})" + (f"; {tail}" if tail else "")
+            report.message = (f"the Python kernel could not start ({type(exc).__name__}: {exc})"
+                              + (f"; {tail}" if tail else ""))
             return report
         report.kernel_start_s += time.monotonic() - t0
 
@@ -355,7 +356,8 @@ def _run_notebook(
                 continue
             remaining = deadline - time.monotonic()
             if remaining <= 1:
-                report.cells[index] = CellRun(index, "not-run", 0.0, "the notebook's time limit was reached before this cell")
+                report.cells[index] = CellRun(index, "not-run", 0.0,
+                                              "the notebook's time limit was reached before this cell")
                 _note(cell, "not run: the notebook's time limit was reached before this cell.")
                 report.ended = "notebook-timeout"
                 continue
@@ -424,11 +426,14 @@ def _run_notebook(
     try:
         error = run_code(client, EXPORT_CODE % {"names": list(export_names), "folder": str(folder)}, export_timeout)
         if error:
-            report.message = (report.message + "; " if report.message else "") + f"exporting your definitions failed: {error}"
+            report.message = ((report.message + "; " if report.message else "")
+                              + f"exporting your definitions failed: {error}")
     except DeadKernelError:
-        report.message = (report.message + "; " if report.message else "") + "the kernel died while the grader copied your definitions"
+        report.message = ((report.message + "; " if report.message else "")
+                          + "the kernel died while the grader copied your definitions")
     except CellTimeoutError:
-        report.message = (report.message + "; " if report.message else "") + "copying your definitions out of the kernel timed out"
+        report.message = ((report.message + "; " if report.message else "")
+                          + "copying your definitions out of the kernel timed out")
     except Exception as exc:  # noqa: BLE001
         report.message = (report.message + "; " if report.message else "") + f"copying your definitions failed: {exc}"
     finally:

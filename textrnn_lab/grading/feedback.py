@@ -100,11 +100,13 @@ def _md_quote(text: str) -> str:
 
 
 _CSS = """
-body { font-family: system-ui, sans-serif; max-width: 52rem; margin: 2rem auto; padding: 0 1rem; line-height: 1.45; color: #222; }
+body { font-family: system-ui, sans-serif; max-width: 52rem; margin: 2rem auto; padding: 0 1rem;
+       line-height: 1.45; color: #222; }
 table { border-collapse: collapse; margin: 1rem 0; }
 th, td { border: 1px solid #ccc; padding: .35rem .7rem; text-align: left; }
 .passed { color: #1e7b34; font-weight: 600; } .other { color: #b3261e; font-weight: 600; }
-blockquote { margin: .5rem 0; padding: .4rem .8rem; background: #f6f6f6; border-left: 4px solid #bbb; white-space: pre-wrap; font-family: ui-monospace, monospace; font-size: .92em; }
+blockquote { margin: .5rem 0; padding: .4rem .8rem; background: #f6f6f6; border-left: 4px solid #bbb;
+             white-space: pre-wrap; font-family: ui-monospace, monospace; font-size: .92em; }
 .score { font-size: 1.3em; } footer { color: #666; font-size: .9em; margin-top: 2rem; }
 """
 
@@ -126,13 +128,15 @@ def render_html(result: SubmissionResult, title: str | None = None) -> str:
         parts.append("<table><tr><th>exercise</th><th>result</th><th>points</th></tr>")
         for ex in result.exercises:
             css = "passed" if ex.passed else "other"
-            parts.append(f'<tr><td>{e_(ex.title)}</td><td class="{css}">{e_(_STATUS_WORDS.get(ex.status, ex.status))}</td>'
+            words = e_(_STATUS_WORDS.get(ex.status, ex.status))
+            parts.append(f'<tr><td>{e_(ex.title)}</td><td class="{css}">{words}</td>'
                          f"<td>{format_points(ex.points)} / {format_points(ex.max_points)}</td></tr>")
         parts.append("</table>")
         for ex in result.exercises:
             css = "passed" if ex.passed else "other"
             parts.append(f"<h2>{e_(ex.title)}</h2>")
-            parts.append(f'<p><code>{e_(ex.exercise)}</code>: <span class="{css}">{e_(_STATUS_WORDS.get(ex.status, ex.status))}</span>, '
+            words = e_(_STATUS_WORDS.get(ex.status, ex.status))
+            parts.append(f'<p><code>{e_(ex.exercise)}</code>: <span class="{css}">{words}</span>, '
                          f"{format_points(ex.points)} / {format_points(ex.max_points)} point(s).</p>")
             if ex.message and ex.status != "not-graded":
                 parts.append(f"<blockquote>{e_(ex.message)}</blockquote>")

@@ -52,7 +52,8 @@ def rows_for(result: SubmissionResult) -> list[dict]:
             "points": format_points(e.points), "max_points": format_points(e.max_points),
             "status": e.status, "message": message,
         })
-    total_message = "; ".join(n.rstrip(".") for n in [result.message] * bool(result.message) + result.tampering + result.notes)
+    notes = [result.message] * bool(result.message) + result.tampering + result.notes
+    total_message = "; ".join(n.rstrip(".") for n in notes)
     rows.append({
         "student": result.student, "chapter": result.chapter, "exercise": TOTAL,
         "points": format_points(result.points), "max_points": format_points(result.max_points),

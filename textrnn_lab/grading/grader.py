@@ -165,7 +165,8 @@ def _slug(text: str) -> str:
 
 def _notebooks_in(folder: Path) -> list[Path]:
     try:
-        return sorted(p for p in folder.iterdir() if p.suffix == ".ipynb" and not p.name.startswith(".") and not p.is_dir())
+        return sorted(p for p in folder.iterdir()
+                      if p.suffix == ".ipynb" and not p.name.startswith(".") and not p.is_dir())
     except OSError:
         return []
 
@@ -184,7 +185,9 @@ def _pick_for_chapter(notebooks: list[Path], spec) -> Path | None:
     return None
 
 
-def find_submissions(paths: Iterable[str | os.PathLike], spec, exclude: Iterable[str | os.PathLike] = ()) -> list[Submission]:
+def find_submissions(
+    paths: Iterable[str | os.PathLike], spec, exclude: Iterable[str | os.PathLike] = ()
+) -> list[Submission]:
     """The submissions named by ``paths``, each with a unique student id.
 
     * a file: the student is its name without ``.ipynb``, or, for a chapter-named
@@ -211,7 +214,8 @@ def find_submissions(paths: Iterable[str | os.PathLike], spec, exclude: Iterable
             # the folder is one student's folder
             chosen = _pick_for_chapter(notebooks, spec)
             found.append(Submission(path.resolve().name, chosen,
-                                    problem=None if chosen else f"no notebook for chapter {spec.number} in {path.name}/"))
+                                    problem=None if chosen
+                                    else f"no notebook for chapter {spec.number} in {path.name}/"))
         else:
             found.extend(Submission(p.stem, p) for p in notebooks if not CHAPTER_FILE.match(p.name))
             for p in chapter_named:
@@ -224,7 +228,8 @@ def find_submissions(paths: Iterable[str | os.PathLike], spec, exclude: Iterable
                 continue
             chosen = _pick_for_chapter(inner, spec)
             found.append(Submission(sub.name, chosen,
-                                    problem=None if chosen else f"no notebook for chapter {spec.number} in {sub.name}/"))
+                                    problem=None if chosen
+                                    else f"no notebook for chapter {spec.number} in {sub.name}/"))
     seen: dict[str, int] = {}
     slugs: set[str] = set()
     for submission in found:
@@ -412,7 +417,8 @@ def _isolation(options: GradeOptions, spec, out: Path, submissions: list[Submiss
     from .sandbox import _needed_paths
 
     keep = _needed_paths() + [Path(tempfile.gettempdir()).resolve(), root / "pyproject.toml"]
-    return Isolation(True, tuple(hide_plan(secret, keep))), f"namespaces ({reason}); solutions, output and submissions hidden"
+    described = f"namespaces ({reason}); solutions, output and submissions hidden"
+    return Isolation(True, tuple(hide_plan(secret, keep))), described
 
 
 def grade(

@@ -255,10 +255,11 @@ def analyse(nb, spec: ChapterSpec) -> Analysis:
             scored = [s for s in scored if s[0] >= _SIMILAR_PROTECTED]
             if scored:
                 match, how = cells[max(scored)[1]], "similarity"
+        kind = "test" if protected.kind == "test" else "locked"
         if match is None:
             status = ProtectedStatus(label, protected.kind, protected.exercise, "deleted", None,
-                                     f"the {'test' if protected.kind == 'test' else 'locked'} cell {label} was deleted"
-                                     + ("; the grader ran its own copy of the tests" if protected.kind == "test" else ""))
+                                     f"the {kind} cell {label} was deleted"
+                                     + ("; the grader ran its own copy of the tests" if kind == "test" else ""))
             analysis.protected.append(status)
             analysis.tampering.append(status.detail)
             continue
@@ -270,7 +271,7 @@ def analyse(nb, spec: ChapterSpec) -> Analysis:
             analysis.tampering.append(status.detail)
         elif match.checksum not in protected.checksums:
             status = ProtectedStatus(label, protected.kind, protected.exercise, "modified", match.index,
-                                     f"the {'test' if protected.kind == 'test' else 'locked'} cell {label} (cell {match.index}) "
+                                     f"the {kind} cell {label} (cell {match.index}) "
                                      "was edited (checksum mismatch)"
                                      + ("; the grader ignored the edit and ran its own copy of the tests"
                                         if protected.kind == "test" else "; the original was restored before running"))
@@ -288,7 +289,8 @@ def analyse(nb, spec: ChapterSpec) -> Analysis:
         analysis.protected.append(status)
         if match.functions:
             # whatever its metadata says, a cell that defines functions or classes is the student's code
-            analysis.notes.append(f"cell {match.index} matched {label} but defines {', '.join(match.functions)}; it was run as student code.")
+            analysis.notes.append(f"cell {match.index} matched {label} but defines {', '.join(match.functions)}; "
+                                  "it was run as student code.")
         elif protected.kind == "test":
             analysis.dropped[match.index] = protected.exercise or label
         elif match.cell_type == "code":
@@ -318,7 +320,8 @@ def analyse(nb, spec: ChapterSpec) -> Analysis:
             analysis.notes.append("no parameters cell was found: the parameters were injected at the top.")
         else:
             analysis.notes.append(
-                f"the parameters cell (cell {analysis.parameters_index}) had lost its 'parameters' tag; the grader re-tagged it."
+                f"the parameters cell (cell {analysis.parameters_index}) had lost its 'parameters' tag; "
+                "the grader re-tagged it."
             )
     return analysis
 

@@ -270,7 +270,8 @@ def _read_only_everywhere(libc, writable: list[str]) -> list[str]:
     """Remount every mount read-only except ``writable`` and /proc, /sys, /dev; return the failures."""
     failed = []
     for point, options in _mount_points():
-        if "ro" in options or point in writable or any(point == s or point.startswith(s + "/") for s in _SPECIAL_MOUNTS):
+        special = any(point == s or point.startswith(s + "/") for s in _SPECIAL_MOUNTS)
+        if "ro" in options or point in writable or special:
             continue
         flags = _MS_REMOUNT | _MS_BIND | _MS_RDONLY
         for name, bit in _KEPT_FLAGS.items():

@@ -162,8 +162,8 @@ def _not_graded(spec, result: SubmissionResult, status: str, message: str) -> Su
 
 
 def _read_submission(path: Path):
-    from ..errors import NotebookError
     from ..course.cells import read_notebook
+    from ..errors import NotebookError
 
     if path.is_symlink():
         # a link could point at the solutions or at another student's notebook: only real files are graded
@@ -186,7 +186,8 @@ def _exercise_verdict(exercise, analysis, report, exercise_runs, checker_result)
         notes.append(f"when your notebook ran, this exercise's cell raised {last.error}")
     if last is not None and last.status == "timeout":
         notes.append(last.error)
-    status, message, hint = checker_result.get("status", "error"), checker_result.get("message", ""), checker_result.get("hint")
+    status = checker_result.get("status", "error")
+    message, hint = checker_result.get("message", ""), checker_result.get("hint")
     if status == "lost":
         status = "crashed"
     points = exercise.points if status == "passed" else 0
@@ -205,7 +206,8 @@ def _missing_verdict(exercise, analysis, report, exercise_runs, missing: list[st
         status, message = "timeout", f"your exercise cell was never run: {last.error}"
     elif report.ended in ("crashed", "kernel-failed") or not report.exported:
         status = "crashed" if report.ended != "kernel-failed" else "error"
-        message = f"{names} could not be tested: {report.message or 'the kernel stopped before the end of the notebook'}"
+        why = report.message or "the kernel stopped before the end of the notebook"
+        message = f"{names} could not be tested: {why}"
     elif any(e.get("status") == "error" for e in entries):
         errors = "; ".join(e.get("error", "") for e in entries if e.get("status") == "error")
         status, message = "error", f"the grader could not copy {names} out of your notebook to test it ({errors})"
@@ -322,7 +324,8 @@ def _grade(job: dict, spec, result: SubmissionResult) -> None:
     nb, analysis = checked
     source = Path(job["source"])
     grading_nb = executable_notebook(nb, analysis, spec)
-    grading_nb = parameterize_notebook(grading_nb, dict(job.get("parameters") or {}), kernel_name="python3", language="python")
+    grading_nb = parameterize_notebook(grading_nb, dict(job.get("parameters") or {}), kernel_name="python3",
+                                       language="python")
     timings["prepare_s"] = round(time.monotonic() - t0, 3)
 
     limits = Limits(**job.get("limits", {}))
@@ -346,7 +349,8 @@ def _grade(job: dict, spec, result: SubmissionResult) -> None:
         forged = False
         lost: list[str] = []
         for exercise in spec.exercises:
-            indices = [i for i, info in roles.items() if info.get("role") == "exercise" and info.get("exercise") == exercise.id]
+            indices = [i for i, info in roles.items()
+                       if info.get("role") == "exercise" and info.get("exercise") == exercise.id]
             runs = [report.cells[i] for i in indices if i in report.cells]
             missing = [n for n in exercise.objects if report.exported.get(n, {}).get("status") != "ok"]
             if missing:
@@ -418,9 +422,11 @@ def _grade(job: dict, spec, result: SubmissionResult) -> None:
             result.notes.append(report.message)
         for index in report.truncated:
             origin = roles.get(index, {}).get("origin")
-            result.notes.append(f"cell {origin if origin is not None else index} printed too much; its output was truncated")
+            where_printed = origin if origin is not None else index
+            result.notes.append(f"cell {where_printed} printed too much; its output was truncated")
         if report.attempts > 1:
-            result.notes.append(f"the notebook was run {report.attempts} times, skipping the cells that killed or hung the kernel")
+            result.notes.append(f"the notebook was run {report.attempts} times, "
+                                "skipping the cells that killed or hung the kernel")
         if result.tampering:
             result.status = "review"
 
