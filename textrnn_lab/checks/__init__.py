@@ -12,7 +12,8 @@ displays a bundle with MIME type ``application/vnd.textrnn-lab.check+json``
 (``{"check", "status", "message", "cases"}``). It never raises for a wrong
 answer unless ``strict=True`` (or use :func:`assert_passed`); graders use that.
 
-Checks live in ``checks/chapterNN.py`` and register themselves::
+Checks live in ``checks/chapterNN.py`` (one module per chapter, built with the
+comparison helpers of :mod:`.compare`) and register themselves::
 
     @register("00.one_hot", hint="...")
     def _one_hot(obj, rng, cases):   # rng: numpy.random.Generator

@@ -21,10 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import CourseError, NotebookError
+from ..runtime.paths import RUN_DIR_ENV
 from ..runtime.text import first_line
 from .cells import cell_source, cell_tags, find_parameters_cell, read_notebook
-
-_RUN_DIR_ENV = "TEXTRNN_LAB_RUN_DIR"
 
 
 @dataclass
@@ -53,7 +52,7 @@ class _RunDirEnvironment:
     """
 
     def __init__(self, run_dir: Path):
-        self.values = {_RUN_DIR_ENV: str(run_dir), "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
+        self.values = {RUN_DIR_ENV: str(run_dir), "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
         self.previous: dict[str, str | None] = {}
 
     def __enter__(self):

@@ -20,6 +20,7 @@ from typing import Any, Callable, Iterable
 
 from ..errors import CourseError
 from ..runtime.display import CHECK_MIME, METRICS_MIME
+from ..runtime.files import atomic_write
 from ..runtime.text import first_line
 from .cells import collect_outputs, read_notebook
 from .chapters import Chapter, resolve_chapter
@@ -129,11 +130,11 @@ def _write_summaries(summaries: list[RunSummary], out_dir: Path, settings: dict)
                 lines.append(f"| {_md_escape(key)} | {_md_escape(_format_value(value))} |")
         if s.error:
             lines += ["", f"error: `{s.error.replace('`', chr(39))}`"]
-    (out_dir / "summary.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    atomic_write(out_dir / "summary.md", "\n".join(lines) + "\n")
     payload = dict(settings)
     payload["ok"] = not failed
     payload["chapters"] = [s.to_dict() for s in summaries]
-    (out_dir / "summary.json").write_text(json.dumps(payload, indent=2, default=str) + "\n", encoding="utf-8")
+    atomic_write(out_dir / "summary.json", json.dumps(payload, indent=2, default=str) + "\n")
 
 
 def run_chapters(

@@ -71,11 +71,11 @@ def kernel_environment(workdir: Path, threads: int) -> dict[str, str]:
     from ..runtime import paths
 
     env = {k: v for k, v in os.environ.items() if k in _ENV_KEEP or k.startswith("LC_")}
+    env[paths.RUN_DIR_ENV] = str(workdir / "runs")
     root = paths.repo_root()
     env.update(
         TEXTRNN_LAB_ROOT=str(root),
         TEXTRNN_LAB_DATA=os.environ.get("TEXTRNN_LAB_DATA", str(paths.data_dir())),
-        TEXTRNN_LAB_RUN_DIR=str(workdir / "runs"),
         MPLBACKEND="Agg",
         MPLCONFIGDIR=str(workdir / ".matplotlib"),  # writable even where everything else is read-only
         HF_HUB_OFFLINE="1",

@@ -39,6 +39,10 @@ def chapters_dir() -> Path:
     return repo_root() / "chapters"
 
 
+#: the environment variable naming a run's output folder (set by ``textrnn-lab run`` and the grader)
+RUN_DIR_ENV = "TEXTRNN_LAB_RUN_DIR"
+
+
 def runs_dir() -> Path:
-    env = os.environ.get("TEXTRNN_LAB_RUN_DIR")
+    env = os.environ.get(RUN_DIR_ENV)
     return Path(env).resolve() if env else repo_root() / "runs"

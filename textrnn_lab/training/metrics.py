@@ -18,14 +18,13 @@ from typing import Any
 
 from ..runtime.display import METRICS_MIME, display_bundle, in_ipython
 from ..runtime.files import atomic_write
+from ..runtime.paths import RUN_DIR_ENV, runs_dir
 
 
 def _run_dir() -> Path:
-    env = os.environ.get("TEXTRNN_LAB_RUN_DIR")
+    env = os.environ.get(RUN_DIR_ENV)
     if env:
         return Path(env)
-    from ..runtime.paths import runs_dir
-
     return runs_dir() / "metrics"
 
 
