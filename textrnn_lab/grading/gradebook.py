@@ -6,7 +6,14 @@ status is the submission's status, its message the notes an instructor should
 read). The file is rewritten whole after every graded submission, atomically
 (a temporary file, fsync, rename), so whatever interrupts a run, the file on disk
 is complete and holds every submission graded so far. A later run skips the
-(student, chapter) pairs that already have a ``TOTAL`` row, unless forced.
+(student, chapter) pairs that already have a ``TOTAL`` row, unless forced; a
+``TOTAL`` row with status :data:`CLASH` (several submissions with one id, none
+graded) does not count as graded.
+
+Student ids are compared in one spelling, :func:`student_id` (Unicode NFC,
+whitespace trimmed and collapsed, control and invisible format characters
+dropped): the spelling written to the file, the one looked up by a later run and
+the one the grader names feedback files after.
 
 Text that came from a student (names, error messages) is written so that a
 spreadsheet does not run it as a formula.
@@ -17,25 +24,41 @@ import csv
 import io
 import os
 import time
+import unicodedata
 from pathlib import Path
 
 from .results import SubmissionResult, format_points
 
 COLUMNS = ("student", "chapter", "exercise", "points", "max_points", "status", "message")
 TOTAL = "TOTAL"
+#: The status of a TOTAL row that stands for several submissions with the same student id (none of them graded).
+CLASH = "clash"
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_ESCAPED = _FORMULA_START + ("'",)
+
+
+def student_id(text) -> str:
+    """A student's id in its one spelling: NFC, whitespace trimmed and collapsed, no control or format characters.
+
+    ``"  bob "``, ``"bob\\n"`` and ``"bob\\u200b"`` (a zero-width space) all give ``"bob"``; ``"bob  smith"``
+    gives ``"bob smith"``.
+    """
+    value = unicodedata.normalize("NFC", str(text if text is not None else ""))
+    value = "".join(" " if unicodedata.category(ch) == "Cc" else ch for ch in value)  # \n, \t, \x07 ...
+    value = "".join(ch for ch in value if unicodedata.category(ch) != "Cf")  # zero-width spaces, BOMs, bidi marks
+    return " ".join(value.split())
 
 
 def _safe(text) -> str:
-    """One line, and never the start of a spreadsheet formula."""
+    """One line, and never the start of a spreadsheet formula (a leading quote is doubled, so it reads back)."""
     value = " ".join(str(text if text is not None else "").split())
-    if value.startswith(_FORMULA_START):
+    if value.startswith(_ESCAPED):
         value = "'" + value
     return value
 
 
 def _unsafe(text: str) -> str:
-    return text[1:] if text.startswith("'") and text[1:2] in _FORMULA_START else text
+    return text[1:] if text.startswith("'") and text[1:2] in _ESCAPED else text
 
 
 def rows_for(result: SubmissionResult) -> list[dict]:
@@ -85,6 +108,7 @@ class Gradebook:
                 raise ValueError(f"unexpected columns {reader.fieldnames}")
             for row in reader:
                 row = {k: _unsafe(row.get(k) or "") for k in COLUMNS}
+                row["student"] = student_id(row["student"])
                 book.groups.setdefault((row["student"], row["chapter"]), []).append(row)
         except (OSError, ValueError, csv.Error) as exc:
             aside = book.path.with_name(f"{book.path.name}.unreadable-{time.strftime('%Y%m%d-%H%M%S')}")
@@ -93,12 +117,20 @@ class Gradebook:
             book.warning = f"{book.path} could not be read ({exc}); it was moved to {aside.name} and a new one started."
         return book
 
+    def total(self, student: str, chapter: str) -> dict | None:
+        """The TOTAL row of (student, chapter), or None; ``student`` in any spelling (see :func:`student_id`)."""
+        return next((r for r in self.groups.get((student_id(student), chapter), []) if r["exercise"] == TOTAL), None)
+
     def graded(self, student: str, chapter: str) -> bool:
-        """True when (student, chapter) already has a TOTAL row."""
-        return any(r["exercise"] == TOTAL for r in self.groups.get((student, chapter), []))
+        """True when (student, chapter) already has a TOTAL row (one that is not a :data:`CLASH`)."""
+        row = self.total(student, chapter)
+        return row is not None and row["status"] != CLASH
 
     def put(self, result: SubmissionResult) -> None:
-        self.groups[(result.student, result.chapter)] = rows_for(result)
+        rows = rows_for(result)
+        for row in rows:
+            row["student"] = student_id(row["student"])
+        self.groups[(student_id(result.student), result.chapter)] = rows
 
     def text(self) -> str:
         out = io.StringIO()

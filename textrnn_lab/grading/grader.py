@@ -9,6 +9,13 @@ students' folders), :func:`grade` grades each one in a worker process
 * ``feedback/<student>.md`` and ``.html`` (:mod:`.feedback`);
 * ``executed/<student>.ipynb``, the notebook as the grader ran it, with its verdicts.
 
+A student's id comes from the path alone (the folder of ``bob/00_*.ipynb``, the
+stem of a loose ``bob.ipynb``), in one spelling (:func:`.gradebook.student_id`)
+used for the grade book's rows, for what a later run counts as graded and (made
+file-safe, :func:`_slug`) for the feedback and executed files. Two paths that give
+one id are never renamed apart: both are reported, in one ``clash`` row, and
+neither is graded until one is renamed (see :func:`find_submissions`).
+
 Every submission ends as a recorded grade with a status (see :mod:`.results`),
 whatever it does: a broken file, another chapter, cells deleted or moved, a
 kernel killed by ``os._exit`` or a segfault, an endless loop, a memory bomb, a
@@ -26,7 +33,9 @@ only from the grader's own copy of the tests, taken from ``solutions/``. Edited,
 deleted or duplicated protected cells, changed grading metadata and a notebook
 that holds the hidden tests are detected by checksum (as nbgrader does) and
 reported in the grade book (status ``review``). Points always come from the
-solution notebook, never from the submission's metadata.
+solution notebook, never from the submission's metadata. Parameters set again
+after the parameters cell (``SMOKE = False``) are reported, and the values the
+grader injected are put back after each such cell.
 
 *The tests never run in the student's process.* The student's cells run in a
 kernel; the tests run afterwards in a separate, freshly started test process
@@ -43,9 +52,10 @@ are read from ``solutions/`` by the grader and sent to the test process over a
 pipe, one exercise at a time, only after the student's notebook has finished;
 they are never written anywhere, never sent to the kernel, and never quoted in
 the feedback (a failing hidden test is reported by its number). Submissions
-that are symbolic links (to the solutions, to another student's notebook) are
-not graded. The kernel's environment is an allow-list: tokens and other
-secrets in the instructor's environment are not passed on.
+that are symbolic links (a notebook linked to the solutions or to another
+student's notebook, a student's folder linked to another's) are not graded.
+The kernel's environment is an allow-list: tokens and other secrets in the
+instructor's environment are not passed on.
 
 *Each submission runs apart.* Its kernel starts in a new temporary folder that
 holds only a copy of that submission; kernel and test process get an
@@ -85,6 +95,7 @@ not limited.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 import queue
@@ -96,13 +107,14 @@ import sys
 import tempfile
 import threading
 import time
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
 from ..course.chapters import CHAPTER_FILE
 from ..errors import CourseError
-from .gradebook import Gradebook
+from .gradebook import CLASH, Gradebook, student_id
 from .results import ExerciseResult, SubmissionResult
 from .sandbox import kill_group
 
@@ -134,12 +146,23 @@ class GradeOptions:
 
 @dataclass
 class Submission:
-    """One submission to grade: the student's id, the notebook (None when missing) and a file-safe slug."""
+    """One submission to grade: the student's id, the notebook (None when missing) and a file-safe slug.
+
+    ``verdict`` is set for the submissions the grader settles itself, without reading a notebook:
+    :data:`~.gradebook.CLASH` (several paths give this id: ``sources`` names them all, ``problem``
+    says so) and ``"invalid"`` (a symbolically linked student's folder). ``origin`` is the path it
+    was found as (the notebook, or the student's folder) and ``name`` the name the id was made
+    from, before :func:`~.gradebook.student_id` gave it its one spelling.
+    """
 
     student: str
     path: Path | None
     slug: str = ""
     problem: str | None = None
+    origin: Path | None = None
+    verdict: str | None = None
+    sources: list[str] = field(default_factory=list)
+    name: str = ""
 
 
 @dataclass
@@ -158,9 +181,40 @@ class GradeRun:
 # --------------------------------------------------------------------------- finding the submissions
 
 
-def _slug(text: str) -> str:
-    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._-")
-    return slug[:80] or "student"
+#: The id of a submission whose name is nothing but whitespace or invisible characters.
+BLANK_ID = "(no name)"
+_PLAIN_SLUG = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,79}")
+_HASHED_SLUG = re.compile(r".*-[0-9a-f]{8}")
+
+
+def _slug(student: str) -> str:
+    """A file name for ``student``'s feedback and executed notebook, a function of the id alone.
+
+    A plain id (letters, digits, ``._-``) is its own slug; any other gets a readable part and
+    ``-`` + 8 hex digits of the id's sha256, so two ids never share a slug (within a run or
+    across runs), and a plain id cannot take the hashed slug of another.
+    """
+    if _PLAIN_SLUG.fullmatch(student) and not _HASHED_SLUG.fullmatch(student):
+        return student
+    readable = re.sub(r"[^A-Za-z0-9._-]+", "_", student).strip("._-")[:60] or "student"
+    return f"{readable}-{hashlib.sha256(student.encode('utf-8')).hexdigest()[:8]}"
+
+
+def _shown(path) -> str:
+    """A path as it reads in a one-line message: when a name in it has odd whitespace (leading, trailing or
+    doubled spaces, newlines, tabs) or invisible characters, quoted with those escaped (``"\\x20bob.ipynb"``,
+    ``"bob\\nsmith.ipynb"``), so that names that differ only there stay distinct in the grade book."""
+    text = str(path)
+    out = []
+    for i, ch in enumerate(text):
+        if ch == " " and (i == 0 or i == len(text) - 1 or text[i - 1] in " /" or text[i + 1] in " /"):
+            out.append("\\x20")
+        elif ch != " " and (ch.isspace() or unicodedata.category(ch) in ("Cc", "Cf")):
+            out.append(ch.encode("unicode_escape").decode("ascii"))
+        else:
+            out.append(ch)
+    shown = "".join(out)
+    return text if shown == text else f'"{shown}"'
 
 
 def _notebooks_in(folder: Path) -> list[Path]:
@@ -194,55 +248,102 @@ def find_submissions(
       file (``alice/00_setup_and_tour.ipynb``), the folder it is in;
     * a folder: each notebook in it, and each sub-folder holding notebooks (a
       student's folder, whose notebook for this chapter is picked by name). A
-      student's folder without one is recorded as ``missing``.
+      student's folder without one is recorded as ``missing``; a student's folder
+      that is a symbolic link (``mallory -> carol``) is not graded, it is recorded
+      as ``invalid``.
+
+    Ids come from the path alone, in one spelling (:func:`~.gradebook.student_id`).
+    The same notebook named twice is one submission. Different paths that give
+    the same id (``bob.ipynb`` and ``bob/``, or ``bob.ipynb`` and ``bob .ipynb``)
+    are never renamed: they become one submission with verdict
+    :data:`~.gradebook.CLASH` that names them all, and none of them is graded.
 
     Folders in ``exclude`` (the output folder) are never taken for students' folders.
     """
     excluded = {Path(p).resolve() for p in exclude}
     found: list[Submission] = []
+
+    def add(name: str, path: Path | None, origin: Path, problem: str | None = None,
+            verdict: str | None = None) -> None:
+        student = student_id(name) or BLANK_ID
+        found.append(Submission(student, path, problem=problem, origin=origin, verdict=verdict, name=name))
+
+    def student_folder(folder: Path, name: str, notebooks: list[Path]) -> None:
+        if folder.is_symlink():
+            try:
+                target = os.readlink(folder)
+            except OSError:
+                target = "?"
+            add(name, None, folder, verdict="invalid",
+                problem=f"{_shown(folder)} is a symbolic link (to {_shown(target)}), not a student's own folder; "
+                        "it was not graded (copy the student's own folder into the submissions)")
+            return
+        chosen = _pick_for_chapter(notebooks, spec)
+        add(name, chosen, folder, problem=None if chosen else f"no notebook for chapter {spec.number} in {name}/")
+
     for raw in paths:
         path = Path(raw)
         if not path.exists():
             raise CourseError(f"there is no submission at {path}.", hint="give notebooks or folders of notebooks.")
         if path.is_file():
-            student = path.absolute().parent.name if CHAPTER_FILE.match(path.name) else path.stem
-            found.append(Submission(student, path))
+            name = Path(os.path.abspath(path)).parent.name if CHAPTER_FILE.match(path.name) else path.stem
+            add(name, path, path)
             continue
         notebooks = _notebooks_in(path)
         chapter_named = [p for p in notebooks if CHAPTER_FILE.match(p.name)]
         if chapter_named and len(chapter_named) == len(notebooks):
-            # the folder is one student's folder
+            # the folder is one student's folder (named on the command line: a link there is the instructor's)
             chosen = _pick_for_chapter(notebooks, spec)
-            found.append(Submission(path.resolve().name, chosen,
-                                    problem=None if chosen
-                                    else f"no notebook for chapter {spec.number} in {path.name}/"))
+            name = Path(os.path.abspath(path)).name
+            add(name, chosen, path, problem=None if chosen else f"no notebook for chapter {spec.number} in {name}/")
         else:
-            found.extend(Submission(p.stem, p) for p in notebooks if not CHAPTER_FILE.match(p.name))
+            for p in notebooks:
+                if not CHAPTER_FILE.match(p.name):
+                    add(p.stem, p, p)
             for p in chapter_named:
-                found.append(Submission(p.stem, p))
+                add(p.stem, p, p)
         for sub in sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith(".")):
             if sub.resolve() in excluded:
                 continue
             inner = _notebooks_in(sub)
-            if not inner:
-                continue
-            chosen = _pick_for_chapter(inner, spec)
-            found.append(Submission(sub.name, chosen,
-                                    problem=None if chosen
-                                    else f"no notebook for chapter {spec.number} in {sub.name}/"))
-    seen: dict[str, int] = {}
-    slugs: set[str] = set()
+            if inner:
+                student_folder(sub, sub.name, inner)
+    return _one_per_id(found)
+
+
+def _identity(submission: Submission) -> tuple[str, str]:
+    """What makes two finds the same submission: the id and the real notebook (or folder) behind it.
+
+    A symbolic link is its own identity (never the file it points to), so a link is never merged with its target.
+    """
+    where = Path(submission.path or submission.origin or "")
+    return submission.student, os.path.abspath(where) if where.is_symlink() else os.path.realpath(where)
+
+
+def _one_per_id(found: list[Submission]) -> list[Submission]:
+    """Duplicates (the same notebook named twice) dropped; several paths with one id made into one CLASH."""
+    unique: dict[tuple[str, str], Submission] = {}
     for submission in found:
-        count = seen.get(submission.student, 0) + 1
-        seen[submission.student] = count
-        if count > 1:
-            submission.student = f"{submission.student}-{count}"
-        slug = _slug(submission.student)
-        while slug in slugs:
-            slug += "_"
-        slugs.add(slug)
-        submission.slug = slug
-    return found
+        unique.setdefault(_identity(submission), submission)
+    by_id: dict[str, list[Submission]] = {}
+    for submission in unique.values():
+        by_id.setdefault(submission.student, []).append(submission)
+    result: list[Submission] = []
+    for student, group in by_id.items():
+        if len(group) == 1:
+            submission = group[0]
+        else:
+            shown = [_shown(s.path or s.origin) for s in group]
+            spelled = (" once their names are compared in one spelling (whitespace trimmed and collapsed, "
+                       "invisible characters dropped)" if len({s.name for s in group}) > 1 else "")
+            submission = Submission(
+                student, None, origin=group[0].origin, verdict=CLASH, sources=shown,
+                problem=f"{len(group)} submissions have the student id {student!r}{spelled}: {', '.join(shown)}; "
+                        "none of them was graded: give each its own file or folder name and grade again",
+            )
+        submission.slug = _slug(submission.student)
+        result.append(submission)
+    return result
 
 
 # --------------------------------------------------------------------------- workers
@@ -359,12 +460,38 @@ def _precheck(job: dict, spec, submission: Submission, out: Path) -> SubmissionR
     return result
 
 
-def _failed_result(spec, submission: Submission, message: str) -> SubmissionResult:
+def _failed_result(spec, submission: Submission, message: str, status: str = "error",
+                   exercise_message: str | None = None) -> SubmissionResult:
     from .worker import _now
 
+    source = "; ".join(submission.sources) or str(submission.path or submission.origin or "")
     result = SubmissionResult(student=submission.student, chapter=spec.number,
-                              source=str(submission.path or ""), status="error", message=message, graded_at=_now())
-    result.exercises = [ExerciseResult(e.id, e.title, 0, e.points, "not-graded", message) for e in spec.exercises]
+                              source=source, status=status, message=message, graded_at=_now())
+    result.exercises = [ExerciseResult(e.id, e.title, 0, e.points, "not-graded", exercise_message or message)
+                        for e in spec.exercises]
+    return result
+
+
+def _settled(spec, submission: Submission, book: Gradebook, out: Path) -> SubmissionResult | None:
+    """The result of a submission the grader settles itself (a clash, a linked folder), or None."""
+    from .feedback import write_feedback
+
+    if submission.verdict is None:
+        return None
+    message = submission.problem or ""
+    if submission.verdict == CLASH:
+        earlier = book.total(submission.student, spec.number)
+        if earlier is not None and earlier["status"] != CLASH:
+            message += (f"; an earlier run graded {submission.student!r} {earlier['points']}/{earlier['max_points']} "
+                        f"({earlier['status']}): this row replaces that grade until the clash is resolved")
+        # no feedback file: the id is shared by several students' work, so the file would be no one's
+        return _failed_result(spec, submission, message, CLASH,
+                              f"not graded: {len(submission.sources)} submissions have this student id")
+    result = _failed_result(spec, submission, message, submission.verdict)
+    try:
+        result.feedback = [str(p) for p in write_feedback(result, out, submission.slug, spec.title)]
+    except OSError as exc:
+        result.notes.append(f"the feedback file could not be written: {exc}")
     return result
 
 
@@ -449,7 +576,13 @@ def grade(
         warnings = [book.warning] if book.warning else []
         for warning in warnings:
             log(f"warning: {warning}")
-        todo = [s for s in found if options.force or not book.graded(s.student, spec.number)]
+        for submission in found:
+            if submission.verdict == CLASH:
+                warnings.append(submission.problem)
+                log(f"warning: {submission.problem}")
+        # a clash is reported on every run (a grade recorded earlier under its id included) until it is resolved
+        todo = [s for s in found
+                if s.verdict == CLASH or options.force or not book.graded(s.student, spec.number)]
         skipped = [s.student for s in found if s not in todo]
         for student in skipped:
             log(f"  {student}: already graded (use --force to grade again)")
@@ -491,7 +624,8 @@ def grade(
         jobs: queue.Queue = queue.Queue()
         queued = 0
         for number, submission in enumerate(todo):
-            early = _precheck(job_for(number, submission), spec, submission, out)
+            early = _settled(spec, submission, book, out) or _precheck(job_for(number, submission), spec,
+                                                                        submission, out)
             if early is not None:
                 record(early)
             else:
