@@ -47,8 +47,8 @@ from ..runtime.display import in_ipython as _in_ipython
 from ..runtime.text import first_line
 
 __all__ = [
-    "CHECK_MIME", "CheckFailed", "CheckResult", "UnknownCheck",
-    "assert_passed", "available_checks", "check", "register",
+    "CHECK_MIME", "CheckFailed", "CheckResult", "RaisedByStudent", "UnknownCheck",
+    "assert_passed", "available_checks", "check", "forbidden_calls", "register",
 ]
 
 DEFAULT_CASES = 25
@@ -66,28 +66,54 @@ class UnknownCheck(CourseError, KeyError):
     """No check with this name; the hint lists the checks that exist."""
 
 
+class RaisedByStudent(Exception):
+    """The student's code raised, in another process: what it said, as plain data.
+
+    A grader that runs the student's functions elsewhere raises this where the call
+    was made, so the check reports an error (or TODO) as if it had happened here.
+    ``type_name``, ``text`` and ``function`` come from the student's side: a grader
+    decides what of them it quotes.
+    """
+
+    def __init__(self, type_name: str, text: str = "", lineno: int | None = None, function: str | None = None,
+                 todo: bool = False):
+        super().__init__(text)
+        self.type_name, self.text, self.lineno, self.function, self.todo = type_name, text, lineno, function, todo
+
+
 @dataclass(frozen=True)
 class _Check:
     name: str
     func: Callable
     hint: str | None
     cases: int
+    forbidden: tuple[str, ...] = ()
 
 
 # The registry: private module state, filled by the chapterNN modules on import.
 _REGISTRY: dict[str, _Check] = {}
 
 
-def register(name: str, *, hint: str | None = None, cases: int = DEFAULT_CASES):
-    """Decorator for a check function ``func(obj, rng, cases)``; it may return a pass message."""
+def register(name: str, *, hint: str | None = None, cases: int = DEFAULT_CASES, forbidden: tuple[str, ...] = ()):
+    """Decorator for a check function ``func(obj, rng, cases)``; it may return a pass message.
+
+    ``forbidden``: dotted names of what the exercise asks the student to write instead
+    of calling (the course's reference, ``"torch.nn.functional.one_hot"``); a grader
+    makes them unreachable or records their calls (see :func:`forbidden_calls`).
+    """
     if not _NAME.match(name):
         raise ValueError(f"check names look like '00.one_hot', not {name!r}")
 
     def decorate(func: Callable) -> Callable:
-        _REGISTRY[name] = _Check(name=name, func=func, hint=hint, cases=int(cases))
+        _REGISTRY[name] = _Check(name=name, func=func, hint=hint, cases=int(cases), forbidden=tuple(forbidden))
         return func
 
     return decorate
+
+
+def forbidden_calls(name: str) -> tuple[str, ...]:
+    """The dotted names the exercise checked by ``name`` must not call (its reference, a built-in that does it)."""
+    return _lookup(name).forbidden
 
 
 @dataclass(frozen=True)
@@ -100,6 +126,7 @@ class CheckResult:
     hint: str | None = None
     cases: int = 0
     shown: bool = field(default=False, compare=False, repr=False)
+    error: BaseException | None = field(default=None, compare=False, repr=False)  # what the student's code raised
 
     @property
     def passed(self) -> bool:
@@ -230,7 +257,18 @@ def _where(frame) -> str:
     return place + (f": `{code}`" if code else "")
 
 
+_CHECKS_DIR = str(Path(__file__).resolve().parent) + os.sep
+
+
+def _raised_by_a_check(exc: BaseException) -> bool:
+    """A CheckFailed raised by the checks themselves, not by the student's code (which can import it too)."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    return bool(frames) and str(Path(frames[-1].filename).resolve()).startswith(_CHECKS_DIR)
+
+
 def _is_todo(exc: BaseException) -> bool:
+    if isinstance(exc, RaisedByStudent):
+        return exc.todo
     if not isinstance(exc, NotImplementedError):
         return False
     if not str(exc):
@@ -241,6 +279,9 @@ def _is_todo(exc: BaseException) -> bool:
 
 
 def _error_message(exc: BaseException) -> str:
+    if isinstance(exc, RaisedByStudent):
+        where = f" (at line {exc.lineno}" + (f" in {exc.function}" if exc.function else "") + ")" if exc.lineno else ""
+        return f"{exc.type_name}: {first_line(exc.text)}".rstrip(": ") + where
     message = f"{type(exc).__name__}: {first_line(exc)}".rstrip(": ")
     frame = _student_frame(exc)
     if frame is not None:
@@ -266,13 +307,13 @@ def _run(spec: _Check, obj, cases: int, seed) -> CheckResult:
     rng = np.random.default_rng(seed)
     try:
         message = spec.func(obj, rng, cases)
-    except CheckFailed as exc:
-        message = first_line(exc, 500) or "the answer differs from the reference."
-        return CheckResult(spec.name, "fail", message, spec.hint, cases)
     except Exception as exc:  # the student's code raised: never a traceback wall
+        if isinstance(exc, CheckFailed) and _raised_by_a_check(exc):
+            message = first_line(exc, 500) or "the answer differs from the reference."
+            return CheckResult(spec.name, "fail", message, spec.hint, cases)
         if _is_todo(exc):
-            return CheckResult(spec.name, "todo", TODO_MESSAGE, spec.hint, cases)
-        return CheckResult(spec.name, "error", _error_message(exc), spec.hint, cases)
+            return CheckResult(spec.name, "todo", TODO_MESSAGE, spec.hint, cases, error=exc)
+        return CheckResult(spec.name, "error", _error_message(exc), spec.hint, cases, error=exc)
     if not isinstance(message, str) or not message:
         message = f"{cases} random cases agree with the reference."
     return CheckResult(spec.name, "pass", message, spec.hint, cases)

@@ -33,6 +33,7 @@ def _one_hot_input(rng, case: int) -> tuple[tuple[int, ...], int, torch.Tensor]:
     "00.one_hot",
     hint="make torch.zeros(*indices.shape, num_classes) (float32) and put 1.0 at each index, "
     "e.g. with .scatter_(-1, indices.unsqueeze(-1), 1.0); the width is num_classes, not indices.max() + 1",
+    forbidden=("torch.nn.functional.one_hot", "torch._C._nn.one_hot"),
 )
 def _check_one_hot(one_hot, rng, cases, _reference=torch.nn.functional.one_hot):
     expect_callable(one_hot, "one_hot(indices, num_classes)")
@@ -47,6 +48,7 @@ def _check_one_hot(one_hot, rng, cases, _reference=torch.nn.functional.one_hot):
 @register(
     "00.perplexity",
     hint="perplexity is e to the power of the mean negative log-likelihood in nats: math.exp(mean_nll_nats)",
+    forbidden=("textrnn_lab.lm.evaluation.perplexity",),
 )
 def _check_perplexity(perplexity, rng, cases, _exp=math.exp):
     expect_callable(perplexity, "perplexity(mean_nll_nats)")

@@ -14,12 +14,12 @@ import torch
 from ..lm.batching import input_target_pairs
 from ..lm.sampling import next_char_probs
 from . import CheckFailed, register
-from .compare import brief, expect_callable, expect_tensor
+from .compare import brief, expect_callable, expect_tensor, plain, repeated_calls, type_name
 
 
 def _as_pair(result, context: str):
     if not isinstance(result, (tuple, list)) or len(result) != 2:
-        raise CheckFailed(f"{context}: expected a pair (x, y), got {type(result).__name__} {brief(result)}.")
+        raise CheckFailed(f"{context}: expected a pair (x, y), got {type_name(result)} {brief(result)}".rstrip() + ".")
     return result
 
 
@@ -27,6 +27,7 @@ def _as_pair(result, context: str):
     "01.make_pairs",
     hint="n = (len(ids) - 1) // seq_len windows; x = ids[:n*T].view(n, T) and y is the same slice "
     "shifted by one character, ids[1:n*T+1].view(n, T)",
+    forbidden=("textrnn_lab.lm.batching.input_target_pairs",),
 )
 def _check_make_pairs(make_pairs, rng, cases, _reference=input_target_pairs):
     expect_callable(make_pairs, "make_pairs(ids, seq_len)")
@@ -46,6 +47,7 @@ def _check_make_pairs(make_pairs, rng, cases, _reference=input_target_pairs):
         x_ref, y_ref = _reference(ids.clone(), seq_len)
         context = f"make_pairs({brief(ids)}, seq_len={seq_len})"
         x, y = _as_pair(make_pairs(ids.clone(), seq_len), context)
+        x, y = plain(x), plain(y)
         expect_tensor(x, x_ref, context=context + " -> x")
         expect_tensor(y, y_ref, context=context + " -> y")
 
@@ -58,6 +60,7 @@ def _logits(rng, shape) -> torch.Tensor:
     "01.next_char_probs",
     hint="temperature 0: probability 1 on logits.argmax(-1); otherwise softmax(logits / temperature, dim=-1) "
     "after setting every logit below the k-th largest (torch.topk(logits, k).values[..., -1:]) to -inf",
+    forbidden=("textrnn_lab.lm.sampling.next_char_probs",),
 )
 def _check_next_char_probs(next_char_probs_fn, rng, cases, _reference=next_char_probs):
     expect_callable(next_char_probs_fn, "next_char_probs(logits, temperature, top_k=None)")
@@ -78,7 +81,7 @@ def _check_next_char_probs(next_char_probs_fn, rng, cases, _reference=next_char_
         logits = _logits(rng, shape)
         expected = _reference(logits.clone(), temperature, top_k)
         context = f"next_char_probs({brief(logits)}, temperature={temperature:g}, top_k={top_k})"
-        got = next_char_probs_fn(logits.clone(), temperature, top_k)
+        got = plain(next_char_probs_fn(logits.clone(), temperature, top_k))
         if isinstance(got, torch.Tensor) and got.dtype != torch.float32 and got.is_floating_point():
             got = got.float()
         expect_tensor(got, expected, context=context, rtol=1e-4, atol=1e-6)
@@ -86,19 +89,20 @@ def _check_next_char_probs(next_char_probs_fn, rng, cases, _reference=next_char_
 
 def _as_index(value, context: str) -> int:
     if isinstance(value, torch.Tensor):
+        value = plain(value)
         if value.numel() != 1 or value.is_floating_point():
             raise CheckFailed(f"{context}: expected one integer id, got {brief(value)}.")
         return int(value.item())
     if isinstance(value, bool) or not isinstance(value, int):
-        raise CheckFailed(f"{context}: expected an integer id, got {type(value).__name__} {brief(value)}.")
+        raise CheckFailed(f"{context}: expected an integer id, got {type_name(value)} {brief(value)}".rstrip() + ".")
     return value
 
 
 def _frequencies(sample, logits, temperature, top_k, draws: int, generator) -> torch.Tensor:
     counts = torch.zeros(logits.shape[-1])
     context = f"sample_next({brief(logits)}, temperature={temperature:g}, top_k={top_k})"
-    for _ in range(draws):
-        index = _as_index(sample(logits.clone(), temperature, top_k, generator), context)
+    for value in repeated_calls(sample, (logits, temperature, top_k, generator), draws):
+        index = _as_index(value, context)
         if not 0 <= index < logits.shape[-1]:
             raise CheckFailed(f"{context} returned {index}, which is not an id in 0..{logits.shape[-1] - 1}.")
         counts[index] += 1
@@ -109,6 +113,7 @@ def _frequencies(sample, logits, temperature, top_k, draws: int, generator) -> t
     "01.sample_next",
     hint="use your next_char_probs, then torch.multinomial(probs, 1, generator=generator); with temperature 0 "
     "return the arg-max without drawing",
+    forbidden=("textrnn_lab.lm.sampling.sample_next", "textrnn_lab.lm.sampling.next_char_probs"),
 )
 def _check_sample_next(sample_next, rng, cases, _probs=next_char_probs):
     expect_callable(sample_next, "sample_next(logits, temperature, top_k=None, generator=None)")

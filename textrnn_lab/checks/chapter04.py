@@ -17,7 +17,7 @@ from ..gradients.probes import input_gradient_norms as _ref_input_gradient_norms
 from ..gradients.probes import last_step_sum
 from ..layers.rnn import set_keep_gate_bias as _ref_keep_gate_bias
 from . import CheckFailed, register
-from .compare import as_float, brief, expect_callable, expect_close, expect_tensor
+from .compare import as_float, brief, expect_callable, expect_close, expect_tensor, plain, type_name
 
 _CELLS = (nn.RNN, nn.LSTM, nn.GRU)
 
@@ -66,6 +66,7 @@ def _loss_for_case(rng, case: int, out_features: int):
     "loss = loss_fn(outputs), grad, = torch.autograd.grad(loss, x), then the norm over batch and "
     "features together for each t: grad.pow(2).sum(dim=(0, 2)).sqrt() (shape [T])",
     cases=20,
+    forbidden=("textrnn_lab.gradients.probes.input_gradient_norms",),
 )
 def _check_input_gradient_norms(func, rng, cases, _reference=_ref_input_gradient_norms, _default=last_step_sum):
     expect_callable(func, "input_gradient_norms(rnn, x, loss_fn=last_step_sum)")
@@ -79,7 +80,7 @@ def _check_input_gradient_norms(func, rng, cases, _reference=_ref_input_gradient
         got = func(rnn, given) if loss_fn is None else func(rnn, given, loss_fn)
         context = f"input_gradient_norms({_describe(rnn)}, x of shape {tuple(x.shape)}, {name})"
         if isinstance(got, torch.Tensor):
-            got = got.detach()
+            got = plain(got)
             if tuple(got.shape) == (batch, steps) or tuple(got.shape) == (steps, batch):
                 raise CheckFailed(f"{context}: expected shape ({steps},), one norm per time step, got "
                                   f"{tuple(got.shape)}: take the norm over the batch and the features together.")
@@ -88,7 +89,7 @@ def _check_input_gradient_norms(func, rng, cases, _reference=_ref_input_gradient
         expect_tensor(got, expected, context=context, rtol=1e-4, atol=1e-7)
         if case < 3:  # the same tensor twice: no gradient may pile up from one call to the next
             again = func(rnn, given) if loss_fn is None else func(rnn, given, loss_fn)
-            expect_tensor(again.detach() if isinstance(again, torch.Tensor) else again, expected,
+            expect_tensor(plain(again), expected,
                           context=f"{context}, called a second time with the same x (use a fresh leaf copy "
                                   f"of x, so that gradients do not accumulate in x.grad)", rtol=1e-4, atol=1e-7)
 
@@ -103,6 +104,7 @@ def _check_input_gradient_norms(func, rng, cases, _reference=_ref_input_gradient
     "Set bias_ih there to value and bias_hh there to 0 (their sum is what counts), for every layer and "
     "direction, under torch.no_grad(), and change nothing else",
     cases=12,
+    forbidden=("textrnn_lab.layers.rnn.set_keep_gate_bias",),
 )
 def _check_keep_gate_bias(func, rng, cases, _reference=_ref_keep_gate_bias):
     expect_callable(func, "set_keep_gate_bias(rnn, value)")
@@ -118,26 +120,27 @@ def _check_keep_gate_bias(func, rng, cases, _reference=_ref_keep_gate_bias):
         context = f"set_keep_gate_bias({_describe(rnn)}, {value:g})"
         returned = func(rnn, value)
         if returned is not None and returned is not rnn:
-            raise CheckFailed(f"{context}: return the module you were given (or None), not {brief(returned)}.")
-        got = dict(rnn.named_parameters())
+            raise CheckFailed(f"{context}: return the module you were given (or None), not "
+                              f"{type_name(returned)} {brief(returned)}".rstrip() + ".")
+        got = {k: plain(v) for k, v in rnn.named_parameters()}
         h = rnn.hidden_size
         for name in expected:
             if name.startswith("bias_ih"):
                 partner = "bias_hh" + name[len("bias_ih"):]
-                total = (got[name] + got[partner]).detach()
+                total = got[name] + got[partner]
                 target = (want[name] + want[partner]).detach()
                 expect_tensor(total, target, context=f"{context}: {name} + {partner}", rtol=1e-5, atol=1e-6)
             elif not name.startswith("bias_hh"):
-                expect_tensor(got[name].detach(), expected[name],
+                expect_tensor(got[name], expected[name],
                               context=f"{context}: {name} must not change")
         for name in expected:
             if name.startswith("bias_hh"):  # the other gates keep their two biases as they were
                 rows = torch.ones(got[name].shape[0], dtype=torch.bool)
                 rows[h:2 * h] = False
-                expect_tensor(got[name].detach()[rows], expected[name][rows],
+                expect_tensor(got[name][rows], expected[name][rows],
                               context=f"{context}: {name} outside rows {h}:{2 * h} must not change")
                 ih = "bias_ih" + name[len("bias_hh"):]
-                expect_tensor(got[ih].detach()[rows], expected[ih][rows],
+                expect_tensor(got[ih][rows], expected[ih][rows],
                               context=f"{context}: {ih} outside rows {h}:{2 * h} must not change")
         if any(p.requires_grad is False for p in rnn.parameters()):
             raise CheckFailed(f"{context}: the parameters must stay trainable (requires_grad=True).")
@@ -179,8 +182,14 @@ def _parameters_with_grads(rng, case: int, max_norm: float) -> list[torch.Tensor
     "then multiply every gradient in place by the same factor min(1, max_norm / (total + 1e-6)) and return "
     "total. parameters may be a generator (model.parameters()): make a list first",
     cases=25,
+    forbidden=("textrnn_lab.gradients.clipping.clip_grad_norm", "textrnn_lab.gradients.clipping.global_grad_norm",
+               "torch.nn.utils.clip_grad_norm_", "torch.nn.utils.clip_grad_norm",
+               "torch.nn.utils.clip_grad.clip_grad_norm_", "torch.nn.utils.clip_grad.clip_grad_norm",
+               "torch.nn.utils.get_total_norm", "torch.nn.utils.clip_grads_with_norm_",
+               "torch.nn.utils.clip_grad._get_total_norm", "torch.nn.utils.clip_grad._clip_grads_with_norm_"),
 )
-def _check_clip_grad_norm(func, rng, cases, _torch_clip=torch.nn.utils.clip_grad_norm_):
+def _check_clip_grad_norm(func, rng, cases, _torch_clip=torch.nn.utils.clip_grad_norm_, _allclose=torch.allclose,
+                          _equal=torch.equal):
     expect_callable(func, "clip_grad_norm(parameters, max_norm)")
     for case in range(cases):
         max_norm = float(rng.choice([0.5, 1.0, 5.0])) if case < 6 else float(rng.uniform(0.1, 10.0))
@@ -202,19 +211,20 @@ def _check_clip_grad_norm(func, rng, cases, _torch_clip=torch.nn.utils.clip_grad
                 continue
             if p.grad is None:
                 raise CheckFailed(f"{context}: the gradient of parameter {index} disappeared.")
-            if not torch.allclose(p.grad, q.grad, rtol=1e-4, atol=1e-7):
-                ratio = float(p.grad.norm() / q.grad.norm()) if float(q.grad.norm()) > 0 else float("nan")
+            grad = plain(p.grad)
+            if grad.shape != q.grad.shape or not _allclose(grad, q.grad, rtol=1e-4, atol=1e-7):
+                ratio = float(grad.norm() / q.grad.norm()) if float(q.grad.norm()) > 0 else float("nan")
                 extra = ""
-                untouched = all(o is None or (r.grad is not None and torch.equal(o, r.grad))
+                untouched = all(o is None or (r.grad is not None and _equal(o, plain(r.grad)))
                                 for o, r in zip(originals, params))
                 if as_generator and untouched and expected_total > max_norm:
                     extra = " (parameters arrived as a generator: did you go through it twice?)"
                 raise CheckFailed(
                     f"{context}: after clipping, parameter {index}'s gradient has norm "
-                    f"{float(p.grad.norm()):.6g}, expected {float(q.grad.norm()):.6g} "
+                    f"{float(grad.norm()):.6g}, expected {float(q.grad.norm()):.6g} "
                     f"(ratio {ratio:.4g}); every gradient must be scaled by the same factor, computed "
                     f"from the global norm {expected_total:.6g}{extra}.")
-            if p.data.ne(q.data).any():
+            if plain(p).ne(q.data).any():
                 raise CheckFailed(f"{context}: the parameter values changed; clipping only scales .grad.")
         got_total = as_float(returned, context=f"{context} returned value")
         expect_close(got_total, expected_total, context=f"{context} returned value (the norm before clipping)",

@@ -10,8 +10,14 @@ The pieces, one idea per module:
   protected cells were edited or deleted, and the notebook that will be executed;
 * :mod:`.sandbox` -- the limits and isolation of the processes that run student code;
 * :mod:`.execution` -- running the student's cells in a kernel, cell by cell;
-* :mod:`.checker` -- the separate process that runs the grader's tests on the
-  student's definitions;
+* :mod:`.checker` -- the separate, sandboxed process in which the student's
+  definitions answer the grader's calls;
+* :mod:`.wire` -- the plain data those calls and answers travel as (JSON, tensors
+  as little-endian bytes; never pickle);
+* :mod:`.remote` -- the two sides of a call: the student's (forked in the checker)
+  and the grader's (in the worker, where the tests run and no student code does);
+* :mod:`.verdicts` -- the tests of one exercise and its verdict: the self-check and
+  hidden tests, forbidden calls (``uses-reference``), what feedback may quote;
 * :mod:`.worker` -- one submission from start to finish (a worker process);
 * :mod:`.results` -- the grade of one submission and the meaning of each status;
 * :mod:`.gradebook`, :mod:`.feedback` -- what is written for the instructor and the students;

@@ -22,6 +22,7 @@ _STATUS_WORDS = {
     "missing": "not found",
     "timeout": "ran too long",
     "crashed": "crashed",
+    "uses-reference": "calls what the exercise asks you to write",
     "not-graded": "not graded",
 }
 _SUBMISSION_WORDS = {

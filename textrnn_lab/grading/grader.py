@@ -37,21 +37,42 @@ solution notebook, never from the submission's metadata. Parameters set again
 after the parameters cell (``SMOKE = False``) are reported, and the values the
 grader injected are put back after each such cell.
 
-*The tests never run in the student's process.* The student's cells run in a
-kernel; the tests run afterwards in a separate, freshly started test process
-(:mod:`.checker`) that imports the course's checks (binding the reference
-implementations) before it loads anything of the student's, and keeps its own
-references to the check functions. The student's objects reach it by pickling,
-and each exercise is tested in its own forked child. So patching
-``checks.check``, ``textrnn_lab.checks`` attributes, ``sys.modules``,
-``builtins``, ``print`` or IPython's display in the notebook has no effect on
-the grade, and nothing the notebook prints is read as a result: results travel
-from the test child to the grader on a pipe the student's kernel never had, and
-must be exactly one message carrying that exercise's nonce. The hidden tests
-are read from ``solutions/`` by the grader and sent to the test process over a
-pipe, one exercise at a time, only after the student's notebook has finished;
-they are never written anywhere, never sent to the kernel, and never quoted in
-the feedback (a failing hidden test is reported by its number). Submissions
+*The verdict is reached where no student code ever runs.* The student's cells
+run in a kernel. The student's functions are then called in a separate test
+process (:mod:`.checker`, in the sandbox, a forked child per exercise) on inputs
+the grader chooses, and the tests themselves (the self-check's comparisons with
+the references, and the hidden tests) run in the grading worker, a process in
+which no student code runs and nothing from the student's side is unpickled
+(:mod:`.remote`). Each call travels as plain data (:mod:`.wire`: JSON, a tensor
+as its little-endian bytes with a dtype and shape, read with numpy and never
+with pickle; a tensor subclass is read through a plain view, any other object
+of the student's arrives as an opaque placeholder), and so does what the call
+did to its arguments (a gradient scaled, a bias set, a random generator
+advanced); a loss function among the arguments is called back in the worker.
+So a tensor that says it equals anything, an object whose ``__reduce__`` runs
+code, patches of ``torch``, ``math``, ``builtins`` or ``textrnn_lab.checks``
+(in the notebook or at call time), reading the stack for the hidden tests or a
+result channel: none of it reaches the process that decides, and nothing the
+notebook prints is read as a result. The hidden tests are read from
+``solutions/`` by the grader and never leave the worker: they are never written
+anywhere, never sent to the kernel or to the test process, and never quoted in
+the feedback (a failing hidden test is reported by its number).
+
+*What an exercise asks the student to write, the student must write.* While the
+student's functions run, the course's own answers (``lm.input_target_pairs``,
+``lm.next_char_probs``, ``gradients.clipping.clip_grad_norm`` ...) are replaced
+by tripwires that raise, and the built-ins an exercise forbids
+(``F.one_hot``, ``torch.nn.utils.clip_grad_norm_``; ``forbidden=`` in the
+checks) by tripwires that record the call: an answer that calls either gets
+status ``uses-reference`` and no points, with a message that names the call.
+
+*Feedback quotes nothing the student should not see.* A check's message names
+the grader's inputs and describes what the student's code returned by type,
+shape and numbers, never by a string it returned, an object's ``repr`` or a
+class name it made up; an exception is named only when it is one of Python's
+own classes, and its message (and the function's name) is quoted only when it
+is text of the submission itself (:func:`.spec.quotable_text`), so a host file
+or a test the student's code read cannot be quoted back. Submissions
 that are symbolic links (a notebook linked to the solutions or to another
 student's notebook, a student's folder linked to another's) are not graded.
 The kernel's environment is an allow-list: tokens and other secrets in the
@@ -74,15 +95,25 @@ test process kills every process left in its namespace. A kernel that dies or
 hangs cannot stop the others; a worker that dies is replaced, and its
 submission is recorded with status ``error``.
 
-*Limits, honestly.* The student's code is arbitrary code, and it runs inside the
-test process when the tests call it (and when its objects are unpickled). Code
-written to attack the grader from there can still forge a result: find the
-result pipe and write to it before the grader does, patch the check module in
-its own process at call time, or read the hidden test that is calling it from
-the stack and answer it. The nonce and the "exactly one result" rule catch
-clumsy attempts, not determined ones; that needs a real sandbox (a container or
-a separate machine per submission) and a person reading the code of anything
-suspicious. Without namespaces (macOS, containers that forbid them, Ubuntu
+*Limits, honestly.* The student's code is arbitrary code and, in the test
+process, answers for itself: it can return any value it likes (hard-coded or
+computed any way at all), so a grade says that the function behaved like the
+reference on the grader's random inputs, nothing more. Delegation is recognised
+by the identity of the callables: code copied from the course's package (its
+source is readable, as it is on the student's own machine), a function rebuilt
+in the kernel from a reference's code object, or a reference fished out of
+memory in the test process is not; and since the record of forbidden calls is
+kept in the student's process, code written to hide it can (it still cannot
+get the course's answer from the names it was given). That is plagiarism, for a
+person reading the code. What the feedback quotes still leaks a little: the
+numbers a function returns (six significant digits, up to eight per tensor),
+the line number of an exception, which of the submission's own strings it
+carries, and pass or fail, so a determined student's code can smuggle a few
+bytes per exercise of a file it can read into its own feedback. The grading
+worker keeps these guarantees only while the student's processes cannot reach
+it: that needs the isolation described here (or a separate machine per
+submission).
+Without namespaces (macOS, containers that forbid them, Ubuntu
 with restricted user namespaces), the student's code runs with the instructor's
 user rights: it can read and write any file the instructor can (``solutions/``
 and the grader's own code included), see and signal the grader's other

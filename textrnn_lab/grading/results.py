@@ -10,6 +10,9 @@ error          the student's code raised while being tested
 missing        what the test needs (e.g. ``one_hot``) is not defined
 timeout        the exercise (its cell or its test) ran past a time limit
 crashed        the exercise's cell or test killed its process
+uses-reference the answer calls what the exercise asks the student to write:
+               the course's reference (unreachable while grading) or the
+               built-in that does it (``F.one_hot``, ``clip_grad_norm_``): 0 points
 not-graded     the submission could not be graded (see the total row)
 =============  ===============================================================
 
@@ -30,7 +33,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-EXERCISE_STATUSES = ("passed", "failed", "todo", "error", "missing", "timeout", "crashed", "not-graded")
+EXERCISE_STATUSES = ("passed", "failed", "todo", "error", "missing", "timeout", "crashed", "uses-reference",
+                     "not-graded")
 SUBMISSION_STATUSES = ("graded", "review", "invalid", "wrong-chapter", "missing", "error")
 
 

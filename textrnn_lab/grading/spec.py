@@ -289,7 +289,35 @@ def _exercise_title(cells, index: int, fallback: str) -> str:
     return fallback
 
 
-def _check_calls(code: str) -> list[str]:
+def quotable_text(sources) -> list[str]:
+    """What feedback may quote of the student's side: the text of the submission itself.
+
+    The first lines of the string constants and the names (functions, classes,
+    variables, arguments) in the code cells' ``sources``. An exception's message
+    or a function's name is quoted only when it is one of these, so it is text the
+    student wrote, never a file or a test that the student's code read.
+    """
+    found: set[str] = set()
+    for source in sources:
+        tree = parse_python(source)
+        if tree is None:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                lines = node.value.strip().splitlines()
+                if lines and len(lines[0].strip()) <= 300:
+                    found.add(lines[0].strip())
+            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                found.add(node.name)
+            elif isinstance(node, ast.Name):
+                found.add(node.id)
+            elif isinstance(node, ast.arg):
+                found.add(node.arg)
+    found.discard("")
+    return sorted(found)[:20_000]
+
+
+def check_calls(code: str) -> list[str]:
     """Names of the self-checks a piece of code calls: ``checks.check("00.one_hot", ...)`` -> ["00.one_hot"]."""
     tree = parse_python(code)
     found: list[str] = []
@@ -392,7 +420,7 @@ def load_spec(chapter, solutions_dir=None) -> ChapterSpec:
                 hidden=split_statements(hidden),
                 imports=test_imports,
                 objects=objects,
-                check_names=_check_calls(visible),
+                check_names=check_calls(visible),
             )
         )
     if not exercises:

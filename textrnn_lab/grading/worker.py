@@ -114,21 +114,9 @@ class CheckerClient:
                 return {"status": "lost", "message": "the grader's test process did not start"
                         + (f" ({self.log_tail()})" if self.log_tail() else "")}
             self.ready = True
-        job = dict(job, sizes={name: len(blob) for name, blob in blobs.items()})
-        try:
-            self.process.stdin.write((json.dumps(job) + "\n").encode())
-            for name in job["sizes"]:
-                self.process.stdin.write(blobs[name])
-            self.process.stdin.flush()
-        except (BrokenPipeError, OSError):
-            return {"status": "lost", "message": "the grader's test process is gone"}
-        answer = self._next(timeout + 30)
-        if answer == "timeout":
-            self.close()
-            return {"status": "lost", "message": "the grader's test process stopped answering"}
-        if not isinstance(answer, dict) or "status" not in answer:
-            return {"status": "lost", "message": "the grader's test process was killed while it tested this exercise"}
-        return answer
+        from .remote import run_remote
+
+        return run_remote(self, job, blobs, timeout)  # the tests run here; the student's calls in the process
 
     def close(self) -> None:
         """Stop the test process at once (it holds nothing worth waiting for) and remove its folder."""
@@ -315,6 +303,7 @@ def _grade(job: dict, spec, result: SubmissionResult) -> None:
 
     from .execution import cell_roles, read_regular_file, run_notebook
     from .matching import executable_notebook
+    from .spec import quotable_text
 
     timings = result.timings
     t0 = time.monotonic()
@@ -348,6 +337,7 @@ def _grade(job: dict, spec, result: SubmissionResult) -> None:
         t_tests = time.monotonic()
         forged = False
         lost: list[str] = []
+        quotable = quotable_text(cell.source for cell in grading_nb.cells if cell.get("cell_type") == "code")
         for exercise in spec.exercises:
             indices = [i for i, info in roles.items()
                        if info.get("role") == "exercise" and info.get("exercise") == exercise.id]
@@ -380,6 +370,7 @@ def _grade(job: dict, spec, result: SubmissionResult) -> None:
                 "objects": exercise.objects,
                 "seed": exercise_seed(result.student, exercise.id),
                 "timeout": float(job["test_timeout"]),
+                "quotable": quotable,  # what feedback may quote of the student's side: the submission's own text
             }
             answer = checker.run(checker_job, blobs, float(job["test_timeout"]))
             if answer.get("forged"):
