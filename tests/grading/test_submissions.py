@@ -1,16 +1,21 @@
-"""The grader's submissions: student ids, clashes, links.
+"""The grader's submissions: student ids, clashes, links, lenient reading.
 
 Crafted submissions of chapter 00, graded by the real grader (:func:`grade`), as in
-``test_grading.py``. They are broken files ("{"), settled before any kernel starts,
-so the tests about ids and clashes run in seconds.
+``test_grading.py`` (whose helpers craft the notebooks). They are broken files
+("{"), settled before any kernel starts, so the tests about ids and clashes run in
+seconds.
 """
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
+import nbformat
 import pytest
+from test_grading import light, solve, student_nb
 
+from textrnn_lab.course.cells import read_notebook
 from textrnn_lab.grading import gradebook as gb
 from textrnn_lab.grading.grader import GradeOptions, _slug, find_submissions, grade
 from textrnn_lab.grading.results import SubmissionResult
@@ -170,3 +175,19 @@ def test_a_linked_folder_is_reported_without_a_kernel(tmp_path, spec):
     assert found["carol"].verdict is None and found["carol"].path == subs / "carol" / CHAPTER
     assert found["mallory"].verdict == "invalid" and found["mallory"].path is None
     assert "symbolic link" in found["mallory"].problem and "carol" in found["mallory"].problem
+
+
+# --------------------------------------------------------------------------- reading leniently (no kernel)
+
+
+def test_a_notebook_without_metadata_keys_is_read(tmp_path):
+    data = json.loads(nbformat.writes(solve(light(student_nb()))))
+    del data["metadata"]
+    for cell in data["cells"][:3]:
+        cell.pop("metadata", None)
+        cell.pop("outputs", None)
+    path = tmp_path / "bare.ipynb"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    nb = read_notebook(path)
+    assert nb.metadata == {} and all(isinstance(c.metadata, dict) for c in nb.cells)
+    assert [c.source for c in nb.cells] == [c["source"] for c in data["cells"]]

@@ -4,7 +4,8 @@ Every part of the course that looks inside a notebook (the runner, release,
 the grader) reads it through here:
 
 * :func:`read_notebook`: a notebook file as nbformat v4, with a clear
-  :class:`~textrnn_lab.errors.NotebookError` for the usual problems;
+  :class:`~textrnn_lab.errors.NotebookError` for the usual problems (and leniency
+  for the empty keys other tools drop: ``metadata``, a code cell's ``outputs``);
 * :func:`cell_source`: a cell's source as one string with LF line endings
   (notebooks saved on Windows or by other editors may hold CRLF or a list of lines);
 * :func:`cell_tags`: a cell's tags;
@@ -64,10 +65,37 @@ def read_notebook(path: str | os.PathLike):
         raise NotebookError(
             f"{path} is JSON but not a Jupyter notebook (no 'nbformat' and 'cells').",
         )
+    if _fill_missing_keys(data):
+        text = json.dumps(data)
     try:
         return nbformat.reads(text, as_version=4)
     except Exception as exc:  # nbformat raises a variety of types for odd files
         raise NotebookError(f"{path} is not a readable notebook: {type(exc).__name__}: {exc}.") from None
+
+
+def _fill_missing_keys(data: dict) -> bool:
+    """Give a version-4 notebook the keys nbformat cannot read without but that hold nothing (a lenient reader).
+
+    Editors and scripts drop the notebook's or a cell's empty ``metadata``, or a code cell's ``outputs``
+    and ``execution_count``; nbformat refuses such a file although nothing of the work is missing.
+    Returns True when something was filled in.
+    """
+    if data.get("nbformat") != 4 or not isinstance(data.get("cells"), list):
+        return False
+    filled = False
+    if not isinstance(data.get("metadata"), dict):
+        data["metadata"], filled = {}, True
+    for cell in data["cells"]:
+        if not isinstance(cell, dict):
+            continue
+        if not isinstance(cell.get("metadata"), dict):
+            cell["metadata"], filled = {}, True
+        if cell.get("cell_type") == "code":
+            if not isinstance(cell.get("outputs"), list):
+                cell["outputs"], filled = [], True
+            if "execution_count" not in cell:
+                cell["execution_count"], filled = None, True
+    return filled
 
 
 # --------------------------------------------------------------------------- cells
