@@ -739,14 +739,14 @@ def test_hide_plan_never_hides_what_python_needs(tmp_path):
 
 
 def _namespaces_work() -> bool:
-    """An answer independent of the probe: can a process start in new user, mount, PID and network namespaces?"""
+    """An answer independent of the probe: can bubblewrap start a process in new mount, PID and network namespaces?"""
     import shutil
 
-    unshare = shutil.which("unshare")
-    if not sys.platform.startswith("linux") or unshare is None:
+    bwrap = shutil.which("bwrap")
+    if not sys.platform.startswith("linux") or bwrap is None:
         return False
-    done = subprocess.run([unshare, "--user", "--map-root-user", "--mount", "--pid", "--fork", "--mount-proc",
-                           "--net", "true"], capture_output=True, timeout=60)
+    done = subprocess.run([bwrap, "--unshare-all", "--die-with-parent", "--cap-drop", "ALL", "--ro-bind", "/", "/",
+                           "--proc", "/proc", "--dev", "/dev", "true"], capture_output=True, timeout=60)
     return done.returncode == 0
 
 
@@ -762,16 +762,19 @@ def test_isolation_probe_gives_a_reason(fresh_probe):
     works, reason = fresh_probe()
     if _namespaces_work():  # as here: the suite runs as root where namespaces are allowed
         assert works is True, reason
-        assert reason in ("user, mount, PID and network namespaces; files outside the working folder read-only",
-                          "user, mount, PID and network namespaces; files outside the working folder writable")
+        user = "root, dropping to uid 65534" if os.geteuid() == 0 else "a user namespace, uid 65534"
+        assert reason == (f"bubblewrap: mount, PID, network and IPC namespaces, {user}, no capabilities, "
+                          "no_new_privs; files outside the working folder read-only")
     else:
         assert works is False
-        assert reason.startswith(("namespaces need Linux", "the `unshare` command (util-linux) is not installed",
-                                  "unshare failed: ", "user namespaces are not available here")), reason
+        assert reason.startswith(("namespaces need Linux", "bubblewrap (`bwrap`) is not installed",
+                                  "the `setpriv` command (util-linux) is not installed",
+                                  "bubblewrap failed: ", "bubblewrap cannot make a sandbox here")), reason
 
 
 def _refused(*args, **kwargs):
-    return subprocess.CompletedProcess(args, 1, stdout="", stderr="unshare: unshare failed: Operation not permitted\n")
+    return subprocess.CompletedProcess(args, 1, stdout="",
+                                       stderr="bwrap: Creating new namespace failed: Operation not permitted\n")
 
 
 def _cannot_start(*args, **kwargs):
@@ -779,32 +782,33 @@ def _cannot_start(*args, **kwargs):
 
 
 @pytest.mark.parametrize("run, expected", [
-    (_refused, "user namespaces are not available here (unshare: unshare failed: Operation not permitted)"),
-    (_cannot_start, "unshare failed: [Errno 1] Operation not permitted"),
+    (_refused, "bubblewrap cannot make a sandbox here (bwrap: Creating new namespace failed: Operation not permitted)"),
+    (_cannot_start, "bubblewrap failed: [Errno 1] Operation not permitted"),
 ])
 def test_isolation_probe_says_why_namespaces_are_unavailable(fresh_probe, monkeypatch, tmp_path, run, expected):
     from textrnn_lab.errors import CourseError
     from textrnn_lab.grading import grader, sandbox
 
-    monkeypatch.setattr(sandbox.shutil, "which", lambda name: "/usr/bin/unshare")
+    monkeypatch.setattr(sandbox.shutil, "which", lambda name: f"/usr/bin/{name}")
     monkeypatch.setattr(sandbox.subprocess, "run", run)
     assert fresh_probe() == (False, expected)
     # isolation required: a clear error that says what failed and what to do instead
     with pytest.raises(CourseError) as raised:
         grader._isolation(GradeOptions(isolation="on"), None, tmp_path, [], [])
     assert raised.value.message == f"isolation was required but is not available: {expected}."
-    assert raised.value.hint == "grade on Linux with user namespaces enabled, or pass --isolation off."
+    assert raised.value.hint == ("install bubblewrap (`make setup` does, as root where apt-get works) on Linux, "
+                                 "or pass --isolation off.")
     # isolation wherever possible: grading goes on, and the run says that student code can read the grader's files
     isolation, described = grader._isolation(GradeOptions(isolation="auto"), None, tmp_path, [], [])
     assert isolation.enabled is False
     assert described == f"none ({expected}): student code can read every file the grader can"
 
 
-def test_isolation_probe_without_unshare_says_what_to_install(fresh_probe, monkeypatch):
+def test_isolation_probe_without_bwrap_says_what_to_install(fresh_probe, monkeypatch):
     from textrnn_lab.grading import sandbox
 
     monkeypatch.setattr(sandbox.shutil, "which", lambda name: None)
-    assert fresh_probe() == (False, "the `unshare` command (util-linux) is not installed")
+    assert fresh_probe() == (False, "bubblewrap (`bwrap`) is not installed")
 
 
 def _checker_job(**overrides):

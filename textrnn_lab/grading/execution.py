@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .matching import GRADER_KEY
-from .sandbox import Isolation, Limits, launcher_prefix
+from .sandbox import Isolation, Limits, give_to_sandbox, launcher_prefix
 
 #: Runs in the student's kernel after all of the student's cells: pickles the named
 #: objects into FOLDER, one file each, and logs one JSON line per name.
@@ -142,12 +142,18 @@ def _client_class():
     class SandboxedKernelManager(AsyncKernelManager):
         """A kernel manager whose kernel command runs through the sandbox launcher."""
 
-        def __init__(self, *args, sandbox_prefix=(), **kwargs):
+        def __init__(self, *args, sandbox_prefix=(), sandbox_isolation=None, **kwargs):
             super().__init__(*args, **kwargs)
             self._sandbox_prefix = list(sandbox_prefix)
+            self._sandbox_isolation = sandbox_isolation or Isolation(False)
 
         def format_kernel_cmd(self, extra_arguments=None):
             return self._sandbox_prefix + super().format_kernel_cmd(extra_arguments)
+
+        def write_connection_file(self, **kwargs):
+            super().write_connection_file(**kwargs)
+            # the kernel runs as the sandbox's user: it may read the file, in a folder it cannot write
+            give_to_sandbox(Path(self.connection_file), self._sandbox_isolation)
 
     class CappedClient(NotebookClient):
         """An nbclient that keeps a bounded amount of output per cell and per notebook."""
@@ -235,7 +241,11 @@ def _stop_kernel(km) -> None:
 def run_notebook(nb, workdir: Path, export_names: list[str], **options) -> ExecutionReport:
     """Execute ``nb`` (modified in place: outputs, notes) in ``workdir``; see the module docstring.
 
-    Options: ``limits``, ``isolation``, ``cell_timeout``, ``notebook_timeout`` (seconds),
+    ``workdir`` is the kernel's working folder, the one place it may write; the grader's
+    own files for the kernel (connection file, log) go in ``private`` (default: ``workdir``),
+    a folder the student cannot write when it is sandboxed (:func:`.sandbox.prepare_folders`).
+
+    Options: ``private``, ``limits``, ``isolation``, ``cell_timeout``, ``notebook_timeout`` (seconds),
     ``threads``, ``max_attempts``, ``max_cell_output``, ``max_total_output`` (bytes),
     ``startup_timeout``, ``export_timeout``, ``interrupt_grace``. Whatever
     interrupts it (SIGTERM, Ctrl-C), no kernel is left running.
@@ -249,10 +259,14 @@ def run_notebook(nb, workdir: Path, export_names: list[str], **options) -> Execu
         return _run_notebook(nb, Path(workdir).resolve(), export_names, _live=live, **options)
     except BaseException:
         for km in live:
-            _stop_kernel(km)
+            if not isinstance(km, int):
+                _stop_kernel(km)
         raise
     finally:
         os.chdir(previous)
+        for fd in live:
+            if isinstance(fd, int):
+                os.close(fd)
 
 
 def _run_notebook(
@@ -262,6 +276,7 @@ def _run_notebook(
     *,
     limits: Limits,
     isolation: Isolation,
+    private: Path | None = None,
     cell_timeout: float,
     notebook_timeout: float,
     threads: int = 1,
@@ -270,7 +285,7 @@ def _run_notebook(
     max_total_output: int = 10_000_000,
     startup_timeout: float = 120,
     export_timeout: float = 120,
-    interrupt_grace: float = 15,
+    interrupt_grace: float = 5,
     _live: list,
 ) -> ExecutionReport:
     from jupyter_core.utils import run_sync
@@ -283,15 +298,32 @@ def _run_notebook(
     started = time.monotonic()
     deadline = started + notebook_timeout
     skip: dict[int, CellRun] = {}
-    log_path = workdir / ".kernel.log"
+    private = Path(private).resolve() if private is not None else workdir
+    # The kernel's log is opened once, never by name again: a student who replaces it by a link
+    # (where it could: without a sandbox, or in its own folder) gets nothing appended elsewhere.
+    log_fd = os.open(private / ".kernel.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW
+                     | os.O_CLOEXEC, 0o600)
+    _live.append(log_fd)
+    if private != workdir:
+        isolation = Isolation(isolation.enabled, isolation.hide, (*isolation.keep, str(private)))
+
+    def log_tail() -> str:
+        try:
+            size = os.fstat(log_fd).st_size
+            data = os.pread(log_fd, 4096, max(0, size - 4096)) if size else b""
+        except OSError:
+            return ""
+        lines = data.decode("utf-8", "replace").strip().splitlines()
+        return lines[-1][:200] if lines else ""
 
     def new_client():
         km = manager_class(
             sandbox_prefix=launcher_prefix(limits, isolation),
+            sandbox_isolation=isolation,
             kernel_name="python3",
             transport="ipc",
             ip=".kernel-ipc",  # relative: see run_notebook
-            connection_file=str(workdir / ".kernel.json"),
+            connection_file=str(private / ".kernel.json"),
         )
         client = client_class(
             nb,
@@ -329,21 +361,16 @@ def _run_notebook(
     for attempt in range(1, max_attempts + 1):
         report.attempts = attempt
         report.cells = dict(skip)
-        restart = False
+        restart = hung = False
         km, client = new_client()
         t0 = time.monotonic()
         try:
-            with open(log_path, "ab") as log:
-                client.start_new_kernel(env=env, cwd=str(workdir), stdout=log, stderr=log)
+            client.start_new_kernel(env=env, cwd=str(workdir), stdout=log_fd, stderr=log_fd)
             client.start_new_kernel_client()
         except Exception as exc:  # noqa: BLE001 - a kernel that cannot start is a recorded failure
             stop(km)
             report.ended = "kernel-failed"
-            tail = ""
-            try:
-                tail = log_path.read_text(errors="replace").strip().splitlines()[-1][:200]
-            except (OSError, IndexError):
-                pass
+            tail = log_tail()
             report.message = (f"the Python kernel could not start ({type(exc).__name__}: {exc})"
                               + (f"; {tail}" if tail else ""))
             return report
@@ -384,6 +411,7 @@ def _run_notebook(
                     report.ended = "notebook-timeout"
                     if not answered:
                         restart = False
+                        hung = True  # killed now: nothing can be copied out of a kernel that does not answer
                         report.ended = "crashed"
                         report.message = "the kernel did not answer after the notebook's time limit"
                         break
@@ -417,11 +445,15 @@ def _run_notebook(
                               f"the notebook could not be run to the end in {attempt} attempt(s)")
             return report
         break
+    if hung:
+        stop(km)
+        return report
 
     # --- hand over the objects the tests need (no test code is sent to this kernel)
     t0 = time.monotonic()
     folder = workdir / f".grader-export-{secrets.token_hex(16)}"
     folder.mkdir(mode=0o700)
+    give_to_sandbox(folder, isolation)
     report.export_dir = folder
     try:
         error = run_code(client, EXPORT_CODE % {"names": list(export_names), "folder": str(folder)}, export_timeout)
@@ -458,7 +490,7 @@ def read_export_log(folder: Path) -> dict[str, dict]:
     found: dict[str, dict] = {}
     path = Path(folder) / "exported.jsonl"
     try:
-        data = read_regular_file(path, 1_000_000)
+        data = read_regular_file(path, 1_000_000, under=Path(folder).parent)
     except OSError:
         return found
     for line in data.decode("utf-8", "replace").splitlines():
@@ -471,11 +503,30 @@ def read_export_log(folder: Path) -> dict[str, dict]:
     return found
 
 
-def read_regular_file(path: Path, limit: int) -> bytes:
-    """Read a file the student's code could have planted: no symlinks, regular files only, at most ``limit`` bytes."""
+def read_regular_file(path: Path, limit: int, under: Path | None = None) -> bytes:
+    """Read a file the student's code could have planted: no symlinks, regular files only, at most ``limit`` bytes.
+
+    With ``under`` (a folder the student cannot replace), no part of ``path`` below it
+    may be a symbolic link either (the student may own the folders in between).
+    """
     import stat
 
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    nofollow = getattr(os, "O_NOFOLLOW", 0)
+    path = Path(path)
+    if under is None:
+        fd = os.open(path, os.O_RDONLY | nofollow)
+    else:
+        parts = path.relative_to(under).parts
+        fd = os.open(under, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        try:
+            for part in parts[:-1]:
+                inner = os.open(part, os.O_RDONLY | nofollow | getattr(os, "O_DIRECTORY", 0), dir_fd=fd)
+                os.close(fd)
+                fd = inner
+            inner = os.open(parts[-1], os.O_RDONLY | nofollow, dir_fd=fd)
+        finally:
+            os.close(fd)
+        fd = inner
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):

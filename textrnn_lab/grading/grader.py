@@ -81,19 +81,32 @@ instructor's environment are not passed on.
 *Each submission runs apart.* Its kernel starts in a new temporary folder that
 holds only a copy of that submission; kernel and test process get an
 allow-listed environment (no tokens), resource limits (address space, file size,
-no core dumps; see :mod:`.sandbox`), per-cell and per-notebook wall-clock limits,
-a per-exercise test time limit, a cap on the output kept, and they die with
-their worker. Where Linux user namespaces work (``isolation_available()``) both
-also run in their own mount, PID and network namespaces: ``solutions/``, the
-repository's ``.git``, the output folder (grade book, other students'
-feedback) and the submission folders are covered by empty file systems;
-every other file system is read-only (the course's code, the environment and
-the home folder cannot be changed, so nothing can be planted for the next
-submission or for the grader itself); ``/tmp`` and ``/dev/shm`` are private;
-other processes are invisible; there is no network. After each exercise the
-test process kills every process left in its namespace. A kernel that dies or
-hangs cannot stop the others; a worker that dies is replaced, and its
-submission is recorded with status ``error``.
+no core dumps; see :mod:`.sandbox`), per-cell and per-notebook wall-clock limits
+(a kernel that does not answer an interrupt within 5 s is killed), a per-exercise
+test time limit, a cap on the output kept, and they die with their worker, which
+dies with the grader (a killed grader leaves no worker, no folder, no feedback
+for a grade it never recorded). Where cgroups are writable (as root) the
+submission as a whole, kernels, test process and every process they start, is
+limited in memory (``memory_mb``, plus 1 GiB for the test process) and in
+processes and threads; what it leaves in its working folder is limited too
+(1 GiB: past that its kernel is killed); every limit reached is a note in the
+grade book and the feedback. Where bubblewrap works (``isolation_available()``)
+both run in its sandbox (:mod:`.sandbox`): as uid 65534, never root, without
+any capability and with ``no_new_privs``, in their own mount, PID, network and
+IPC namespaces, on a read-only root made of the system, the interpreter, the
+packages and the course's data, so ``solutions/``, the repository's ``.git``,
+the output folder (grade book, other students' feedback) and the submission
+folders are not there at all, nothing can be planted for the next submission or
+for the grader itself, and the mounts cannot be undone (not even from a user
+namespace of the student's own). Each has a private ``/tmp`` holding only its
+own working folder, in which its kernel's sockets and connection file are (no
+other submission's kernel can be found or reached); other processes are
+invisible; there is no network. The grader never opens by name a file the
+student could have written without refusing links (``O_NOFOLLOW`` on every part
+below a folder of the grader's); the kernel's log is opened once. After each
+exercise the test process kills every process left in its namespace. A kernel
+that dies or hangs cannot stop the others; a worker that dies is replaced, and
+its submission is recorded with status ``error``.
 
 *Limits, honestly.* The student's code is arbitrary code and, in the test
 process, answers for itself: it can return any value it likes (hard-coded or
@@ -113,15 +126,23 @@ bytes per exercise of a file it can read into its own feedback. The grading
 worker keeps these guarantees only while the student's processes cannot reach
 it: that needs the isolation described here (or a separate machine per
 submission).
-Without namespaces (macOS, containers that forbid them, Ubuntu
-with restricted user namespaces), the student's code runs with the instructor's
-user rights: it can read and write any file the instructor can (``solutions/``
-and the grader's own code included), see and signal the grader's other
-processes and the other students' kernels, and use the network; the grader
-says so when it starts. Grade untrusted work only where isolation is on
-(``--isolation on`` refuses to run without it). Memory is limited by address space, which is a coarse
-measure; the number of processes and disk use inside the working folder are
-not limited.
+
+*Where the sandbox stops.* Without bubblewrap (macOS, a machine where ``bwrap`` is not
+installed, containers that forbid namespaces), the student's code runs with the
+instructor's user rights: it can read and write any file the instructor can
+(``solutions/`` and the grader's own code included), see and signal the
+grader's other processes and the other students' kernels, reach their kernels
+through their connection files, and use the network; the grader says so when it
+starts. Grade untrusted work only where isolation is on (``--isolation on``
+refuses to run without it). The sandbox does not stop a kernel exploit, and the
+student may read what any user of the machine may read in ``/usr``, ``/etc``
+and ``/sys``; there is no seccomp filter. Without writable cgroups (not root,
+or a cgroup tree the grader may not change) only the per-process limits hold:
+address space per process (coarse: forked processes each get their own), no
+limit on processes, and the working folder is watched but its processes are
+found by their working folder only. The private ``/tmp`` is a 512 MB tmpfs
+counted in the submission's memory; filling it, or hitting the file-size limit,
+is reported only when the error reaches the top of a cell.
 """
 from __future__ import annotations
 
@@ -565,7 +586,8 @@ def _isolation(options: GradeOptions, spec, out: Path, submissions: list[Submiss
     if not works:
         if options.isolation == "on":
             raise CourseError(f"isolation was required but is not available: {reason}.",
-                              hint="grade on Linux with user namespaces enabled, or pass --isolation off.")
+                              hint="install bubblewrap (`make setup` does, as root where apt-get works) on Linux, "
+                                   "or pass --isolation off.")
         return Isolation(False), f"none ({reason}): student code can read every file the grader can"
     root = paths.repo_root()
     secret = [spec.solution_path.resolve().parent, root / ".git", out.resolve()]

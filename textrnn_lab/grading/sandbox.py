@@ -3,27 +3,58 @@
 Both the student's kernel and the grader's test process are started through this
 module's launcher::
 
-    python -m textrnn_lab.grading.sandbox [--memory-mb N] [--file-mb N] [--cpu-s N]
-        [--isolate --hide PATH ...] -- COMMAND ...
+    python -m textrnn_lab.grading.sandbox [--memory-mb N] [--file-mb N] [--cpu-s N] [--cgroup DIR ...]
+        [--isolate --hide PATH ... --keep PATH ...] -- COMMAND ...
 
 which, before running ``COMMAND``:
 
 * asks the kernel to kill it when its parent (the grading worker) dies
   (``PR_SET_PDEATHSIG``), so an interrupted grader leaves no stray kernels;
+* moves itself into the submission's control groups (``--cgroup``, made by the
+  worker where cgroups are writable: memory and number of processes and threads
+  of the submission as a whole, see :class:`SubmissionCgroup`);
 * sets resource limits: address space (``RLIMIT_AS``, a memory bomb becomes a
   ``MemoryError``), the size of any file written (``RLIMIT_FSIZE``), CPU seconds
   (``RLIMIT_CPU``, a backstop behind the wall-clock timeouts) and no core dumps;
-* with ``--isolate`` (Linux, where unprivileged user namespaces work): moves the
-  process into new user, mount, PID and network namespaces (``unshare``). There it
-  covers each ``--hide`` path with an empty read-only file system (the solutions,
-  the repository's ``.git``, the output folder, the submission folders), gives it
-  a private ``/tmp`` and ``$TMPDIR`` (in which only its own working folder is visible), a private
-  ``/proc`` (no other process can be seen or signalled) and no network. The
-  kernel talks to the grader over Unix sockets in its working folder.
+* with ``--isolate`` (Linux with bubblewrap, ``bwrap``): runs ``COMMAND`` in a
+  sandbox built by bubblewrap, a maintained setuid-free sandbox, instead of
+  namespaces set up by hand.
+
+The sandbox (see :func:`bwrap_arguments`):
+
+* new mount, PID, network, IPC and UTS namespaces; the command is PID 1 of its
+  PID namespace (``--as-pid-1``), so when it ends every process it started ends
+  with it, and bubblewrap kills it when the launcher's parent dies;
+* a root file system made of what Python needs and nothing else: ``/usr``,
+  ``/etc``, ``/sys`` and the interpreter, the packages and the course's data,
+  all read-only (``--keep`` adds paths); the solutions, the repository's
+  ``.git``, the output folder and the submission folders are not in it, and any
+  ``--hide`` path inside a kept one is covered by an empty read-only file system;
+* a private, size-limited ``/tmp`` (``$TMPDIR`` inside it), a private ``/dev``
+  with no devices but the usual ones (and the GPUs), a new ``/proc``, no network;
+  the working folder is the one writable place that the grader can see;
+* student code never runs as root and never has a capability: run as root,
+  the launcher has bubblewrap set the sandbox up and then drop to uid/gid 65534
+  (``setpriv``, all capability sets emptied, bounding set included); run as
+  another user, bubblewrap runs unprivileged in a user namespace as uid 65534,
+  with ``--disable-userns``. Either way ``no_new_privs`` is set, so no setuid
+  program gives anything back. The mounts are made by bubblewrap before the
+  command starts and are locked against a process without capabilities:
+  ``umount`` and remounting read-write fail, also from inside a user namespace
+  the command makes for itself (a more privileged namespace's mounts are locked
+  there).
+
+The kernel talks to the grader over Unix sockets in its working folder. Files
+the grader writes for the kernel (its connection file) live in the folder
+above, which the worker owns and the sandbox sees read-only
+(:func:`prepare_folders`).
 
 :func:`isolation_available` says whether ``--isolate`` works on this machine;
 without it the limits still apply but the files of the machine stay readable
-(see the threat model in :mod:`textrnn_lab.grading.grader`).
+(see the threat model in :mod:`textrnn_lab.grading.grader`). What is not
+defended: a kernel exploit from inside the sandbox; reading what every user of
+the machine may read in ``/usr``, ``/etc`` and ``/sys``; using the CPU and the
+GPU for as long as the time limits allow. There is no seccomp filter.
 
 The launcher imports nothing heavy: it starts in a few milliseconds.
 """
@@ -32,8 +63,8 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import functools
+import glob
 import os
-import re
 import resource
 import shutil
 import signal
@@ -44,23 +75,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 _PR_SET_PDEATHSIG = 1
-_MS_RDONLY = 1
-_MS_NOSUID = 2
-_MS_NODEV = 4
-_MS_NOEXEC = 8
-_MS_REMOUNT = 32
-_MS_NOATIME = 1024
-_MS_NODIRATIME = 2048
-_MS_BIND = 4096
-_MS_REC = 16384
-_MS_PRIVATE = 1 << 18
-_MS_RELATIME = 1 << 21
-_MS_STRICTATIME = 1 << 24
-_KEPT_FLAGS = {"nosuid": _MS_NOSUID, "nodev": _MS_NODEV, "noexec": _MS_NOEXEC, "noatime": _MS_NOATIME,
-               "nodiratime": _MS_NODIRATIME, "relatime": _MS_RELATIME, "strictatime": _MS_STRICTATIME}
-_SPECIAL_MOUNTS = ("/proc", "/sys", "/dev")
 
-_UNSHARE = ("--user", "--map-root-user", "--mount", "--pid", "--fork", "--mount-proc", "--net", "--kill-child")
+#: The user (and group) student code runs as: ``nobody`` on Debian, never root.
+SANDBOX_UID = 65534
+SANDBOX_GID = 65534
+TMP_MB = 512  # the private /tmp (tmpfs: counted in the submission's memory)
+_SYSTEM_DIRS = ("/usr", "/etc", "/sys", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/var/cache/fontconfig")
+_GPU_DEVICES = ("/dev/nvidia*", "/dev/dri")
 
 
 @dataclass(frozen=True)
@@ -70,9 +91,11 @@ class Limits:
     memory_mb: int | None = 6144
     file_mb: int | None = 256
     cpu_s: int | None = None
+    cgroups: tuple[str, ...] = ()  # control groups to join (a :class:`SubmissionCgroup`'s folders)
+    disk_mb: int | None = 1024  # what the submission may leave in its working folder (watched by the worker)
 
     def arguments(self) -> list[str]:
-        args = []
+        args = [a for folder in self.cgroups for a in ("--cgroup", folder)]
         if self.memory_mb:
             args += ["--memory-mb", str(int(self.memory_mb))]
         if self.file_mb:
@@ -84,10 +107,12 @@ class Limits:
 
 @dataclass(frozen=True)
 class Isolation:
-    """Whether to use namespaces, and which paths to hide from the sandboxed process."""
+    """Whether to sandbox, which paths to hide from the sandboxed process, and which to show it (read-only)
+    besides what Python needs."""
 
     enabled: bool = False
     hide: tuple[str, ...] = field(default_factory=tuple)
+    keep: tuple[str, ...] = field(default_factory=tuple)
 
     def arguments(self) -> list[str]:
         if not self.enabled:
@@ -95,6 +120,8 @@ class Isolation:
         args = ["--isolate"]
         for path in self.hide:
             args += ["--hide", path]
+        for path in self.keep:
+            args += ["--keep", path]
         return args
 
 
@@ -169,13 +196,49 @@ def hide_plan(paths, keep=None) -> list[str]:
     return unique
 
 
+def _as_root() -> bool:
+    return os.geteuid() == 0
+
+
+def sandbox_owner() -> tuple[int, int] | None:
+    """(uid, gid) that owns what the sandboxed student writes, when it is not the grader's own user (as root)."""
+    return (SANDBOX_UID, SANDBOX_GID) if _as_root() else None
+
+
+def prepare_folders(root: Path, isolation: Isolation) -> Path:
+    """Make ``root`` (a fresh folder of the grader's) ready for one sandboxed process and return its working folder.
+
+    ``root`` stays the grader's (read-only in the sandbox, where the grader keeps the
+    kernel's connection file and log); ``root/work`` is the student's: the only folder
+    the sandbox can write that the grader also sees.
+    """
+    root = Path(root)
+    work = root / "work"
+    work.mkdir(mode=0o700)
+    owner = sandbox_owner() if isolation.enabled else None
+    if owner is not None:
+        os.chmod(root, 0o755)  # traversable by the sandbox's user; the worker's home above is the grader's alone
+        os.chown(work, *owner)
+        os.chmod(work, 0o711)  # bubblewrap enters it as root without capabilities, before it drops to uid 65534
+    return work
+
+
+def give_to_sandbox(path: Path, isolation: Isolation) -> None:
+    """Let the sandbox's user read (and write) a file or folder the grader made for it."""
+    owner = sandbox_owner() if isolation.enabled else None
+    if owner is not None:
+        os.chown(path, *owner, follow_symlinks=False)
+
+
 @functools.lru_cache(maxsize=1)
 def isolation_available() -> tuple[bool, str]:
     """(works, reason): whether ``--isolate`` can be used here (tried once per process)."""
     if not sys.platform.startswith("linux"):
         return False, "namespaces need Linux"
-    if shutil.which("unshare") is None:
-        return False, "the `unshare` command (util-linux) is not installed"
+    if shutil.which("bwrap") is None:
+        return False, "bubblewrap (`bwrap`) is not installed"
+    if _as_root() and shutil.which("setpriv") is None:
+        return False, "the `setpriv` command (util-linux) is not installed"
     with tempfile.TemporaryDirectory(prefix="textrnn-sandbox-probe-") as tmp:
         hidden = Path(tmp) / "hidden"
         hidden.mkdir()
@@ -184,6 +247,10 @@ def isolation_available() -> tuple[bool, str]:
             "import os, sys\n"
             "assert not os.path.exists(sys.argv[1])\n"
             "assert os.path.isdir(os.getcwd())\n"
+            "status = dict(line.split(':', 1) for line in open('/proc/self/status') if ':' in line)\n"
+            "assert os.getuid() != 0 and os.geteuid() != 0, 'runs as root'\n"
+            "assert int(status['CapEff'], 16) == 0 and int(status['CapBnd'], 16) == 0, 'has capabilities'\n"
+            "assert status['NoNewPrivs'].strip() == '1', 'no no_new_privs'\n"
             "try:\n"
             "    open(os.path.join(sys.prefix, '.textrnn-write-probe'), 'w')\n"
             "    state = 'writable'\n"
@@ -191,22 +258,320 @@ def isolation_available() -> tuple[bool, str]:
             "    state = 'read-only'\n"
             "open('ok', 'w').write(state)\n"
         )
-        work = Path(tmp) / "work"
-        work.mkdir()
+        work = prepare_folders(Path(tmp), Isolation(True))
         command = launcher_prefix(Limits(memory_mb=None, file_mb=None), Isolation(True, (str(hidden),)))
         command += [sys.executable, "-c", probe, str(hidden / "secret")]
         try:
             done = subprocess.run(command, cwd=work, capture_output=True, text=True, timeout=60)
         except (OSError, subprocess.SubprocessError) as exc:
-            return False, f"unshare failed: {exc}"
+            return False, f"bubblewrap failed: {exc}"
         if done.returncode != 0 or not (work / "ok").exists():
             detail = (done.stderr or done.stdout).strip().splitlines()
-            return False, "user namespaces are not available here" + (f" ({detail[-1]})" if detail else "")
+            return False, "bubblewrap cannot make a sandbox here" + (f" ({detail[-1]})" if detail else "")
         state = (work / "ok").read_text()
     leftover = Path(sys.prefix) / ".textrnn-write-probe"
     if leftover.exists():
         leftover.unlink()
-    return True, f"user, mount, PID and network namespaces; files outside the working folder {state}"
+    user = "root, dropping to uid 65534" if _as_root() else "a user namespace, uid 65534"
+    return True, (f"bubblewrap: mount, PID, network and IPC namespaces, {user}, no capabilities, no_new_privs; "
+                  f"files outside the working folder {state}")
+
+
+# --------------------------------------------------------------------------- one submission's control groups
+
+
+def _own_cgroup(controller: str) -> str | None:
+    """The folder of this process's control group for ``controller`` ("memory", "pids"), or None."""
+    try:
+        lines = open("/proc/self/cgroup", encoding="utf-8").read().splitlines()
+        mounts = open("/proc/self/mountinfo", encoding="utf-8").read().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        number, controllers, path = (line.split(":", 2) + ["", ""])[:3]
+        if controller in controllers.split(","):  # cgroup v1: a hierarchy of its own
+            for mount in mounts:
+                fields = mount.split(" - ")
+                if len(fields) != 2 or fields[1].split()[0] != "cgroup":
+                    continue
+                if controller in fields[1].split()[-1].split(","):
+                    root, point = fields[0].split()[3:5]
+                    inside = path[len(root):] if root != "/" and path.startswith(root) else path
+                    return os.path.join(point, inside.lstrip("/"))
+    for line in lines:
+        if line.startswith("0::"):  # cgroup v2: one hierarchy, the controller must be enabled for children
+            for mount in mounts:
+                fields = mount.split(" - ")
+                if len(fields) == 2 and fields[1].split()[0] == "cgroup2":
+                    folder = os.path.join(fields[0].split()[4], line[3:].lstrip("/"))
+                    try:
+                        if controller in open(os.path.join(folder, "cgroup.subtree_control")).read().split():
+                            return folder
+                    except OSError:
+                        return None
+    return None
+
+
+class SubmissionCgroup:
+    """Control groups holding all the processes of one submission (its kernels and its test process).
+
+    Where cgroups are writable (as root, usually): the memory of the submission as a
+    whole (``memory_mb``, swap included where it is accounted) and its number of
+    tasks (``tasks``: processes and threads) are limited, :meth:`hits` says which
+    limit was reached, and :meth:`kill` stops every process in them. Elsewhere
+    :attr:`folders` is empty, ``unavailable`` says why, and only the per-process
+    limits of :class:`Limits` hold.
+    """
+
+    def __init__(self, memory_mb: int | None, tasks: int | None):
+        import secrets
+
+        self.memory_mb, self.tasks = memory_mb, tasks
+        self.folders: dict[str, str] = {}
+        self.unavailable: list[str] = []
+        name = f"textrnn-{os.getpid()}-{secrets.token_hex(4)}"
+        wanted = {"memory": memory_mb, "pids": tasks}
+        for controller, value in wanted.items():
+            if not value:
+                continue
+            parent = _own_cgroup(controller)
+            if parent is None:
+                self.unavailable.append(f"no {controller} control group")
+                continue
+            _sweep(parent)
+            folder = os.path.join(parent, name)
+            try:
+                os.mkdir(folder)
+            except OSError as exc:
+                self.unavailable.append(f"{controller} control group not writable ({exc.strerror})")
+                continue
+            self.folders[controller] = folder
+            try:
+                self._set_limit(controller, folder, int(value))
+            except OSError as exc:
+                self.unavailable.append(f"{controller} limit not set ({exc.strerror})")
+
+    @staticmethod
+    def _write(path: str, value: str) -> None:
+        with open(path, "w") as handle:
+            handle.write(value)
+
+    def _set_limit(self, controller: str, folder: str, value: int) -> None:
+        if controller == "pids":
+            self._write(os.path.join(folder, "pids.max"), str(value))
+            return
+        size = str(value << 20)
+        if os.path.exists(os.path.join(folder, "memory.max")):  # v2
+            self._write(os.path.join(folder, "memory.max"), size)
+            if os.path.exists(os.path.join(folder, "memory.swap.max")):
+                self._write(os.path.join(folder, "memory.swap.max"), "0")
+            return
+        self._write(os.path.join(folder, "memory.limit_in_bytes"), size)
+        memsw = os.path.join(folder, "memory.memsw.limit_in_bytes")
+        if os.path.exists(memsw):
+            try:
+                self._write(memsw, size)
+            except OSError:
+                pass
+
+
+    def _count(self, names: tuple[str, ...], keys: tuple[str, ...]) -> int:
+        """The sum of ``keys`` in the event files ``names`` over the groups and their sub-groups
+        (an event is counted where the process that met the limit is)."""
+        total = 0
+        for group in self._groups(None):
+            for name in names:
+                try:
+                    text = open(os.path.join(group, name), encoding="utf-8").read()
+                except OSError:
+                    continue
+                for line in text.splitlines():
+                    parts = line.split()
+                    if len(parts) >= 2 and parts[0] in keys and parts[1].isdigit():
+                        total += int(parts[1])
+                break
+        return total
+
+    def hits(self) -> list[str]:
+        """The limits of the submission as a whole that were reached, in words."""
+        found = []
+        if self._count(("pids.events",), ("max",)):
+            found.append(f"your notebook reached its limit of {self.tasks} processes and threads in all: "
+                         "starting more failed")
+        if self._count(("memory.events", "memory.oom_control"), ("oom_kill",)):
+            found.append(f"your notebook's processes used up the {self.memory_mb} MB of memory they may use in all "
+                         "(forked processes, files in /tmp included): one of them was killed")
+        return found
+
+    def part(self, name: str) -> tuple[str, ...]:
+        """The folders of a sub-group (``kernel``, ``checker``), under the submission's limits; made when needed."""
+        folders = []
+        for folder in self.folders.values():
+            inner = os.path.join(folder, name)
+            try:
+                os.makedirs(inner, exist_ok=True)
+                folders.append(inner)
+            except OSError:
+                folders.append(folder)
+        return tuple(folders)
+
+    def _groups(self, name: str | None) -> list[str]:
+        found = []
+        for folder in self.folders.values():
+            try:
+                children = [e.path for e in os.scandir(folder) if e.is_dir()]
+            except OSError:
+                children = []
+            found += [c for c in children if name is None or os.path.basename(c) == name]
+            if name is None:
+                found.append(folder)
+        return found
+
+    def kill(self, name: str | None = None) -> int:
+        """SIGKILL every process in the groups (or in the sub-group ``name``); how many there were."""
+        count = 0
+        for group in self._groups(name):
+            try:
+                pids = open(os.path.join(group, "cgroup.procs"), encoding="utf-8").read().split()
+            except OSError:
+                continue
+            for pid in pids:
+                try:
+                    os.kill(int(pid), signal.SIGKILL)
+                    count += 1
+                except (OSError, ValueError):
+                    pass
+        return count
+
+    def close(self) -> None:
+        """Kill what is left and remove the groups."""
+        import time
+
+        groups = self._groups(None)
+        for _ in range(100):
+            self.kill()
+            groups = [g for g in groups if not _rmdir(g)]
+            if not groups:
+                break
+            time.sleep(0.05)
+        self.folders = {}
+
+
+def _sweep(parent: str) -> None:
+    """Remove the empty groups left by workers that were killed (``textrnn-<pid>-*`` of a pid that is gone)."""
+    try:
+        entries = [e for e in os.scandir(parent) if e.name.startswith("textrnn-") and e.is_dir()]
+    except OSError:
+        return
+    for entry in entries:
+        pid = entry.name.split("-")[1]
+        if pid.isdigit() and not os.path.exists(f"/proc/{pid}"):
+            try:
+                for inner in os.scandir(entry.path):
+                    if inner.is_dir():
+                        _rmdir(inner.path)
+            except OSError:
+                pass
+            _rmdir(entry.path)
+
+
+def _rmdir(folder: str) -> bool:
+    try:
+        os.rmdir(folder)
+        return True
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
+
+
+# --------------------------------------------------------------------------- the sandbox's command line
+
+
+def _inside(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def _outermost(paths) -> list[str]:
+    """The paths of ``paths`` that are not inside another one of them, sorted."""
+    result: list[str] = []
+    for item in sorted({os.path.realpath(p) for p in paths}):
+        if not any(_inside(item, r) for r in result):
+            result.append(item)
+    return result
+
+
+def bwrap_arguments(command: list[str], hide: list[str], keep: list[str], cwd: str, tmpdir: str,
+                    tmp_mb: int = TMP_MB) -> list[str]:
+    """The bubblewrap command line that runs ``command`` in ``cwd`` (see the module docstring)."""
+    bwrap = shutil.which("bwrap") or "bwrap"
+    root = _as_root()
+    args = [bwrap, "--die-with-parent", "--as-pid-1", "--unshare-ipc", "--unshare-pid", "--unshare-net",
+            "--unshare-uts", "--unshare-cgroup-try", "--cap-drop", "ALL"]
+    if root:
+        # bubblewrap sets up as root; setpriv then drops to the sandbox's user (which empties every capability set)
+        args += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--cap-add", "CAP_SETPCAP"]
+    else:
+        args += ["--unshare-user", "--disable-userns", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_GID)]
+    for path in _SYSTEM_DIRS:
+        if os.path.islink(path):
+            args += ["--symlink", os.readlink(path), path]
+        elif os.path.isdir(path):
+            args += ["--ro-bind", path, path]
+    args += ["--proc", "/proc", "--dev", "/dev"]
+    for pattern in _GPU_DEVICES:
+        for device in sorted(glob.glob(pattern)):
+            args += ["--dev-bind-try", device, device]
+    made = {"/"}  # folders that exist in the new root
+    bound: list[str] = []  # folders bound from the host (their insides exist already)
+
+    def parents(path: str, mode: str = "0755") -> None:
+        chain = []
+        parent = os.path.dirname(path)
+        while parent not in made and not any(_inside(parent, b) for b in bound):
+            chain.append(parent)
+            parent = os.path.dirname(parent)
+        for folder in reversed(chain):
+            args.extend(["--perms", mode, "--dir", folder])
+            made.add(folder)
+
+    args += ["--perms", "1777", "--size", str(tmp_mb << 20), "--tmpfs", "/tmp"]
+    made.add("/tmp")
+    tmpdir = os.path.realpath(tmpdir)
+    if not _inside(tmpdir, "/tmp"):
+        parents(tmpdir)
+        args += ["--perms", "1777", "--size", str(tmp_mb << 20), "--tmpfs", tmpdir]
+    elif tmpdir != "/tmp":
+        parents(tmpdir)
+        args += ["--perms", "1777", "--dir", tmpdir]
+    made.add(tmpdir)
+    cwd = os.path.realpath(cwd)
+    # what Python needs, read-only; never a folder that holds $TMPDIR (the worker's home, other submissions)
+    kept = [k for k in _outermost(p for p in keep if os.path.exists(p))
+            if not _inside(tmpdir, k) and not any(_inside(k, s) for s in ("/proc", "/dev"))]
+    for path in kept:
+        if any(_inside(path, s) for s in ("/usr", "/etc", "/sys", "/var/cache/fontconfig")):
+            continue  # there already, read-only
+        parents(path)
+        args += ["--ro-bind", path, path]
+        bound.append(path)
+    for path in _outermost(hide):
+        visible = any(_inside(path, k) for k in (*kept, *_SYSTEM_DIRS))
+        if not visible or _inside(cwd, path) or _inside(path, cwd):
+            continue  # not in the sandbox at all
+        if os.path.isdir(path) and not os.path.islink(path):
+            args += ["--perms", "0555", "--size", "4096", "--tmpfs", path, "--remount-ro", path]
+        elif os.path.lexists(path):
+            args += ["--ro-bind", "/dev/null", path]
+    parents(cwd)
+    args += ["--bind", cwd, cwd, "--chdir", cwd, "--remount-ro", "/", "--"]
+    if root:
+        args += [shutil.which("setpriv") or "setpriv", f"--reuid={SANDBOX_UID}", f"--regid={SANDBOX_GID}",
+                 "--clear-groups", "--inh-caps=-all", "--bounding-set=-all", "--"]
+    # SIGINT is ignored by bubblewrap (an interrupt of the kernel's process group must not kill it);
+    # the command gets the default handling back
+    env = shutil.which("env") or "/usr/bin/env"
+    return args + [env, "--default-signal=INT", *command]
 
 
 # --------------------------------------------------------------------------- the launcher itself
@@ -240,105 +605,13 @@ def _apply_limits(memory_mb: int | None, file_mb: int | None, cpu_s: int | None)
     _set_limit(resource.RLIMIT_CORE, 0)
 
 
-def _mount(libc, source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
-    result = libc.mount(
-        source.encode() if source is not None else None,
-        target.encode(),
-        fstype.encode() if fstype is not None else None,
-        ctypes.c_ulong(flags),
-        data.encode() if data is not None else None,
-    )
-    if result != 0:
-        errno = ctypes.get_errno()
-        raise OSError(errno, f"mount {target}: {os.strerror(errno)}")
-
-
-def _mount_points() -> list[tuple[str, set[str]]]:
-    """(mount point, per-mount options) of every mount this process sees."""
-    found = []
-    with open("/proc/self/mountinfo", encoding="utf-8") as handle:
-        for line in handle:
-            fields = line.split()
-            if len(fields) < 6:
-                continue
-            point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), fields[4])
-            found.append((point, set(fields[5].split(","))))
-    return found
-
-
-def _read_only_everywhere(libc, writable: list[str]) -> list[str]:
-    """Remount every mount read-only except ``writable`` and /proc, /sys, /dev; return the failures."""
-    failed = []
-    for point, options in _mount_points():
-        special = any(point == s or point.startswith(s + "/") for s in _SPECIAL_MOUNTS)
-        if "ro" in options or point in writable or special:
-            continue
-        flags = _MS_REMOUNT | _MS_BIND | _MS_RDONLY
-        for name, bit in _KEPT_FLAGS.items():
-            if name in options:
-                flags |= bit  # flags inherited from the parent namespace are locked: keep them
+def _join_cgroups(folders: list[str]) -> None:
+    for folder in folders:
         try:
-            _mount(libc, None, point, None, flags)
-        except OSError:
-            failed.append(point)
-    return failed
-
-
-def _outermost(paths) -> list[str]:
-    """The paths of ``paths`` that are not inside another one of them, sorted."""
-    result: list[str] = []
-    for item in sorted({os.path.realpath(p) for p in paths}):
-        if not any(item == r or item.startswith(r.rstrip(os.sep) + os.sep) for r in result):
-            result.append(item)
-    return result
-
-
-def _inside_namespace(hide: list[str], keep: list[str] | None = None) -> None:
-    """Runs as root of the new user namespace: cover ``hide``, make /tmp private, the rest read-only.
-
-    ``keep`` (default: the interpreter, the packages and the course's data) stays
-    reachable even when it lies under /tmp, as it does for a course cloned there.
-    """
-    libc = _libc()
-    _mount(libc, None, "/", None, _MS_REC | _MS_PRIVATE)
-    for path in hide:
-        if os.path.isdir(path):
-            _mount(libc, "tmpfs", path, "tmpfs", _MS_RDONLY | _MS_NOSUID | _MS_NODEV, "size=4k,mode=555")
-        elif os.path.exists(path):
-            _mount(libc, "/dev/null", path, None, _MS_BIND)
-    # a private /tmp, $TMPDIR and /dev/shm, in which only our own working folder (and what
-    # Python itself needs) is visible again
-    cwd = os.getcwd()
-    keep = [k for k in _outermost(str(p) for p in (keep if keep is not None else _needed_paths())
-                                  if os.path.exists(p))
-            if not (k == cwd or k.startswith(cwd + os.sep))]  # the working folder is bound below
-    covered: list[str] = []
-    for tmp in sorted({"/tmp", os.path.realpath(tempfile.gettempdir())}):
-        if not os.path.isdir(tmp) or any(tmp == c or tmp.startswith(c + os.sep) for c in covered):
-            continue
-        if any(k == tmp for k in keep):
-            continue  # Python itself lives here: this folder cannot be replaced
-        inside = [k for k in keep if k.startswith(tmp + os.sep)]
-        handles = {k: os.open(k, os.O_PATH) for k in inside}  # reach them again after the mount
-        _mount(libc, "tmpfs", tmp, "tmpfs", _MS_NOSUID | _MS_NODEV, "size=512m,mode=1777")
-        for path, fd in handles.items():
-            os.makedirs(path, exist_ok=True)
-            _mount(libc, f"/proc/self/fd/{fd}", path, None, _MS_BIND | _MS_REC)
-            os.close(fd)
-        covered.append(tmp)
-    if os.path.isdir("/dev/shm"):
-        _mount(libc, "tmpfs", "/dev/shm", "tmpfs", _MS_NOSUID | _MS_NODEV, "size=256m,mode=1777")
-    writable = covered + ["/dev/shm"]
-    if any(cwd == c or cwd.startswith(c + os.sep) for c in covered):
-        os.makedirs(cwd, exist_ok=True)
-        # "." still names the original folder (we are standing in it): bind it back in place
-        _mount(libc, ".", cwd, None, _MS_BIND | _MS_REC)
-        os.chdir(cwd)
-        writable.append(cwd)
-    # nothing else may be changed: not the course's code, not the environment, not the home folder
-    failed = _read_only_everywhere(libc, writable)
-    if failed:
-        print(f"sandbox: could not make read-only: {', '.join(failed[:5])}", file=sys.stderr)
+            with open(os.path.join(folder, "cgroup.procs"), "w") as handle:
+                handle.write(str(os.getpid()))
+        except OSError as exc:
+            print(f"sandbox: could not join the control group {folder}: {exc}", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -352,19 +625,22 @@ def main(argv: list[str] | None = None) -> int:
         print("sandbox: no command given", file=sys.stderr)
         return 2
     memory_mb = file_mb = cpu_s = None
-    isolate = inner = False
+    isolate = False
     hide: list[str] = []
-    keep: list[str] = []  # besides what Python needs: paths under /tmp that stay visible
+    keep: list[str] = []  # besides what Python needs
+    cgroups: list[str] = []
     i = 0
     while i < len(options):
         option = options[i]
-        if option in ("--memory-mb", "--file-mb", "--cpu-s", "--hide", "--keep"):
+        if option in ("--memory-mb", "--file-mb", "--cpu-s", "--hide", "--keep", "--cgroup"):
             value = options[i + 1]
             i += 2
             if option == "--hide":
                 hide.append(value)
             elif option == "--keep":
                 keep.append(value)
+            elif option == "--cgroup":
+                cgroups.append(value)
             elif option == "--memory-mb":
                 memory_mb = int(value)
             elif option == "--file-mb":
@@ -374,26 +650,19 @@ def main(argv: list[str] | None = None) -> int:
             continue
         if option == "--isolate":
             isolate = True
-        elif option == "--inner":
-            inner = True
         else:
             print(f"sandbox: unknown option {option}", file=sys.stderr)
             return 2
         i += 1
 
-    if inner:
-        _inside_namespace(hide, [*map(str, _needed_paths()), *keep])
-        os.execvp(command[0], command)
     _die_with_parent()
+    _join_cgroups(cgroups)
     _apply_limits(memory_mb, file_mb, cpu_s)
     if isolate:
-        unshare = shutil.which("unshare") or "unshare"
-        inner_command = [sys.executable, "-m", "textrnn_lab.grading.sandbox", "--inner"]
-        for path in hide:
-            inner_command += ["--hide", path]
-        for path in keep:
-            inner_command += ["--keep", path]
-        os.execv(unshare, [unshare, *_UNSHARE, "--", *inner_command, "--", *command])
+        full = bwrap_arguments(command, hide, [*map(str, _needed_paths()), *keep], os.getcwd(),
+                               tempfile.gettempdir())
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # inherited by bubblewrap; see bwrap_arguments
+        os.execv(full[0], full)
     os.execvp(command[0], command)
     return 127  # not reached
 

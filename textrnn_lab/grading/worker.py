@@ -31,12 +31,13 @@ import tempfile
 import threading
 import time
 import traceback
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
 from ..runtime.files import atomic_write
 from .results import ExerciseResult, SubmissionResult
-from .sandbox import Isolation, Limits, kill_group, launcher_prefix
+from .sandbox import Isolation, Limits, SubmissionCgroup, kill_group, launcher_prefix, prepare_folders
 
 MAX_SUBMISSION_BYTES = 64 * 1024 * 1024
 MAX_OBJECT_BYTES = 512 * 1024 * 1024
@@ -69,15 +70,19 @@ class CheckerClient:
         from .execution import kernel_environment
 
         self.chapter = chapter
-        self.folder = Path(tempfile.mkdtemp(prefix="textrnn-check-"))
-        self.log_path = self.folder / ".checker.log"
-        log = open(self.log_path, "ab")
+        # the grader's folder (the log) around the process's own working folder, which it cannot leave
+        self.root = Path(tempfile.mkdtemp(prefix="textrnn-check-"))
+        self.folder = prepare_folders(self.root, isolation)
+        self.log_path = self.root / ".checker.log"
+        log = os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
         command = launcher_prefix(limits, isolation) + [sys.executable, "-m", "textrnn_lab.grading.checker", chapter]
-        self.process = subprocess.Popen(
-            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, cwd=self.folder,
-            env=kernel_environment(self.folder, threads), start_new_session=True,
-        )
-        log.close()
+        try:
+            self.process = subprocess.Popen(
+                command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, cwd=self.folder,
+                env=kernel_environment(self.folder, threads), start_new_session=True,
+            )
+        finally:
+            os.close(log)
         self.lines: queue.Queue = queue.Queue()
         self.ready = False
         threading.Thread(target=self._pump, daemon=True).start()
@@ -100,8 +105,10 @@ class CheckerClient:
             return {}
 
     def log_tail(self) -> str:
+        from .execution import read_regular_file
+
         try:
-            lines = self.log_path.read_text(errors="replace").strip().splitlines()
+            lines = read_regular_file(self.log_path, 1 << 20).decode("utf-8", "replace").strip().splitlines()
         except OSError:
             return ""
         return lines[-1][:300] if lines else ""
@@ -125,7 +132,90 @@ class CheckerClient:
             self.process.wait(timeout=5)
         except subprocess.TimeoutExpired:
             pass
-        shutil.rmtree(self.folder, ignore_errors=True)
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------- the submission's limits
+
+CHECKER_MB = 1024  # the test process's share of the submission's memory, on top of the kernel's
+MAX_TASKS = 256  # processes and threads of a submission, besides 4 per thread of computation
+
+
+def _disk_usage(folder: Path, cap: int = 100_000) -> int:
+    """Bytes used under ``folder`` (links not followed); a folder of more than ``cap`` entries counts as full."""
+    used = entries = 0
+    for top, dirs, files in os.walk(folder):
+        for name in dirs + files:
+            entries += 1
+            try:
+                used += os.lstat(os.path.join(top, name)).st_blocks * 512
+            except OSError:
+                pass
+        if entries > cap:
+            return 1 << 62
+    return used
+
+
+class DiskWatch:
+    """Watches what a submission leaves in its working folder while its notebook runs; past ``disk_mb`` its
+    kernel is killed and the folder emptied (the notebook is run again without the cell that wrote it)."""
+
+    def __init__(self, folder: Path, disk_mb: int | None, group: SubmissionCgroup):
+        self.folder, self.limit, self.group = Path(folder), (disk_mb or 0) << 20, group
+        self.hits = 0
+        self._stop = threading.Event()
+        if self.limit:
+            threading.Thread(target=self._run, daemon=True).start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.5):
+            if _disk_usage(self.folder) <= self.limit:
+                continue
+            self.hits += 1
+            if not self.group.kill("kernel"):
+                self._kill_by_folder()
+            for entry in os.scandir(self.folder):
+                if entry.name.startswith((".grader-export-", ".kernel-ipc")) or entry.name.endswith(".ipynb"):
+                    continue
+                if entry.is_dir(follow_symlinks=False):
+                    shutil.rmtree(entry.path, ignore_errors=True)
+                else:
+                    try:
+                        os.unlink(entry.path)
+                    except OSError:
+                        pass
+
+    def _kill_by_folder(self) -> None:
+        """Without cgroups: kill the processes that stand in the working folder."""
+        import signal
+
+        for pid in os.listdir("/proc"):
+            try:
+                if pid.isdigit() and os.readlink(f"/proc/{pid}/cwd") == str(self.folder):
+                    os.kill(int(pid), signal.SIGKILL)
+            except OSError:
+                pass
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+def limit_notes(report, limits: Limits, group: SubmissionCgroup, watch: DiskWatch | None) -> list[str]:
+    """Every limit the submission ran into, in words, for the grade book and the feedback."""
+    notes = list(group.hits())
+    if watch is not None and watch.hits:
+        notes.append(f"your notebook wrote more than {limits.disk_mb} MB in its working folder: its kernel was "
+                     "stopped and the files removed")
+    errors = " ".join(c.error for c in report.cells.values() if c.error)
+    if "[Errno 27]" in errors or "File too large" in errors:
+        notes.append(f"a file your notebook wrote reached the size limit of {limits.file_mb} MB")
+    if "[Errno 28]" in errors:
+        notes.append("your notebook filled the space it may use (its working folder or /tmp)")
+    if "MemoryError" in errors:
+        notes.append(f"a process of your notebook reached the memory limit of {limits.memory_mb} MB")
+    if "[Errno 11]" in errors and not any("processes and threads" in n for n in notes):
+        notes.append("your notebook could not start more processes or threads (a limit was reached)")
+    return notes
 
 
 # --------------------------------------------------------------------------- grading one submission
@@ -262,6 +352,7 @@ def grade_submission(job: dict) -> SubmissionResult:
     try:
         from .feedback import write_feedback
 
+        _stop_if_orphaned()  # a grade nobody will record gets no feedback file
         title = _spec(job["chapter"]).title if result.chapter else None
         result.feedback = [str(p) for p in write_feedback(result, Path(job["out"]), job["slug"], title)]
     except Exception as exc:  # noqa: BLE001
@@ -320,16 +411,23 @@ def _grade(job: dict, spec, result: SubmissionResult) -> None:
     limits = Limits(**job.get("limits", {}))
     isolation = Isolation(bool(job.get("isolate")), tuple(job.get("hide", ())))
     threads = int(job.get("threads", 1))
-    workdir = Path(tempfile.mkdtemp(prefix="textrnn-grade-"))
-    checker = None
+    # the submission as a whole (kernels, test process, whatever they start): memory and tasks, where cgroups work
+    group = SubmissionCgroup(limits.memory_mb and limits.memory_mb + CHECKER_MB, MAX_TASKS + 4 * threads)
+    kernel_limits = replace(limits, cgroups=group.part("kernel"))
+    limits = replace(limits, cgroups=group.part("checker"))
+    root = Path(tempfile.mkdtemp(prefix="textrnn-grade-"))  # the grader's: the kernel's connection file and log
+    checker = watch = None
     try:
+        workdir = prepare_folders(root, isolation)  # the kernel's own, the one folder it may write
         shutil.copyfile(source, workdir / (job["slug"] + ".ipynb"))
         checker = CheckerClient(spec.number, limits, isolation, threads)
         names = sorted({n for e in spec.exercises for n in e.objects})
+        watch = DiskWatch(workdir, limits.disk_mb, group)
         report = run_notebook(
-            grading_nb, workdir, names, limits=limits, isolation=isolation,
+            grading_nb, workdir, names, private=root, limits=kernel_limits, isolation=isolation,
             cell_timeout=float(job["cell_timeout"]), notebook_timeout=float(job["timeout"]), threads=threads,
         )
+        watch.stop()
         timings.update(kernel_start_s=round(report.kernel_start_s, 3), cells_s=round(report.cells_s, 3),
                        export_s=round(report.export_s, 3), stop_s=round(report.stop_s, 3), attempts=report.attempts)
         roles = cell_roles(grading_nb)
@@ -349,7 +447,8 @@ def _grade(job: dict, spec, result: SubmissionResult) -> None:
             blobs, unreadable = {}, None
             for name in exercise.objects:
                 try:
-                    blobs[name] = read_regular_file(report.export_dir / f"{name}.pkl", MAX_OBJECT_BYTES)
+                    blobs[name] = read_regular_file(report.export_dir / f"{name}.pkl", MAX_OBJECT_BYTES,
+                                                    under=workdir)
                 except OSError as exc:
                     unreadable = f"the grader could not read your `{name}` ({exc})"
                     break
@@ -377,6 +476,8 @@ def _grade(job: dict, spec, result: SubmissionResult) -> None:
                 forged = True
             if answer.get("status") == "lost":
                 lost.append(f"{exercise.id}: {answer.get('message')}")
+                print(f"{job['slug']}: test process lost on {exercise.id} (exit status {checker.process.poll()}); "
+                      f"its log ends: {checker.log_tail()}", file=sys.stderr)  # for the instructor: the worker's log
                 checker.close()
                 checker = None
             result.exercises.append(_exercise_verdict(exercise, analysis, report, runs, answer))
@@ -418,20 +519,25 @@ def _grade(job: dict, spec, result: SubmissionResult) -> None:
         if report.attempts > 1:
             result.notes.append(f"the notebook was run {report.attempts} times, "
                                 "skipping the cells that killed or hung the kernel")
+        result.notes.extend(limit_notes(report, limits, group, watch))
         if result.tampering:
             result.status = "review"
 
         t_write = time.monotonic()
         executed_path = Path(job["out"]) / "executed" / f"{job['slug']}.ipynb"
         _annotate_executed(grading_nb, result)
+        _stop_if_orphaned()
         _write_notebook(grading_nb, executed_path)
         result.executed = str(executed_path)
         timings["write_s"] = round(time.monotonic() - t_write, 3)
     finally:
         t_clean = time.monotonic()
+        if watch is not None:
+            watch.stop()
         if checker is not None:
             checker.close()
-        shutil.rmtree(workdir, ignore_errors=True)
+        group.close()
+        shutil.rmtree(root, ignore_errors=True)
         timings["cleanup_s"] = round(time.monotonic() - t_clean, 3)
 
 
@@ -442,18 +548,49 @@ def _terminate(signum, frame):  # pragma: no cover - signal handler
     raise SystemExit(128 + signum)  # unwinds the finally blocks: kernel, test process and folders cleaned up
 
 
+_PARENT: int | None = None  # the grader that started this worker
+
+
+def _orphaned() -> bool:
+    """Whether the grader that started this worker is gone (killed): then nothing it asked for may be written."""
+    return _PARENT is not None and os.getppid() != _PARENT
+
+
+def _stop_if_orphaned() -> None:
+    if _orphaned():
+        raise SystemExit("the grader is gone")
+
+
+def _watch_parent(parent: int) -> None:
+    """Stop the worker (SIGTERM: kernel, test process and folders cleaned up) as soon as its grader dies."""
+    import signal
+
+    while os.getppid() == parent:
+        time.sleep(0.25)
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
 def main() -> int:
     import signal
 
+    global _PARENT
     signal.signal(signal.SIGTERM, _terminate)
+    _PARENT = os.getppid()
+    threading.Thread(target=_watch_parent, args=(_PARENT,), daemon=True).start()
     channel = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)  # stray prints (libraries, children) go to stderr, never into the protocol
-    for line in sys.stdin:
-        if not line.strip():
-            continue
-        job = json.loads(line)
-        result = grade_submission(job)
-        channel.write(json.dumps({"id": job.get("id"), "result": result.to_dict()}, default=str) + "\n")
+    try:
+        for line in sys.stdin:
+            if not line.strip():
+                continue
+            job = json.loads(line)
+            result = grade_submission(job)
+            _stop_if_orphaned()
+            channel.write(json.dumps({"id": job.get("id"), "result": result.to_dict()}, default=str) + "\n")
+    finally:
+        home = os.environ.get("TMPDIR", "")
+        if _orphaned() and Path(home).name.startswith("textrnn-worker-"):
+            shutil.rmtree(home, ignore_errors=True)  # the grader that would have removed it is gone
     return 0
 
 
