@@ -1,9 +1,10 @@
-"""The grader's submissions: student ids, clashes, links, lenient reading.
+"""The grader's submissions: student ids, clashes, links, lenient reading, parameters set again.
 
 Crafted submissions of chapter 00, graded by the real grader (:func:`grade`), as in
-``test_grading.py`` (whose helpers craft the notebooks). They are broken files
+``test_grading.py`` (whose helpers craft the notebooks). Most are broken files
 ("{"), settled before any kernel starts, so the tests about ids and clashes run in
-seconds.
+seconds; one shared run executes the few notebooks that must really run (a linked
+folder's target, a notebook without metadata, parameters set again).
 """
 from __future__ import annotations
 
@@ -13,11 +14,12 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from test_grading import light, solve, student_nb
+from test_grading import SOLUTION, _shared_run, code, index_of, light, solve, student_nb, write
 
 from textrnn_lab.course.cells import read_notebook
 from textrnn_lab.grading import gradebook as gb
 from textrnn_lab.grading.grader import GradeOptions, _slug, find_submissions, grade
+from textrnn_lab.grading.matching import analyse, executable_notebook, pin_parameters
 from textrnn_lab.grading.results import SubmissionResult
 from textrnn_lab.grading.spec import load_spec
 
@@ -190,4 +192,103 @@ def test_a_notebook_without_metadata_keys_is_read(tmp_path):
     path.write_text(json.dumps(data), encoding="utf-8")
     nb = read_notebook(path)
     assert nb.metadata == {} and all(isinstance(c.metadata, dict) for c in nb.cells)
-    assert [c.source for c in nb.cells] == [c["source"] for c in data["cells"]]
+    assert [c.source for c in nb.cells] == ["".join(c["source"]) for c in data["cells"]]
+
+
+# --------------------------------------------------------------------------- parameters set again (no kernel)
+
+
+def test_honest_notebooks_set_no_parameters_again(spec):
+    for nb in (student_nb(), solve(student_nb()), nbformat.read(SOLUTION, as_version=4)):
+        analysis = analyse(nb, spec)
+        assert analysis.overrides == {} and not any("parameters set again" in n for n in analysis.notes)
+        grading = executable_notebook(nb, analysis, spec)
+        assert not [c for c in grading.cells if c.metadata["textrnn_lab_grader"].get("role") == "pin"]
+
+
+def test_parameters_set_again_are_found_and_pinned(spec):
+    nb = solve(light(student_nb()))
+    at = index_of(nb, "ch00_one_hot")
+    nb.cells[at:at] = [code("SMOKE = False  # the real run"),
+                       code("if True:\n    DEVICE, SEED = 'cuda', 1\nfor N_DIGITS in range(2):\n    pass")]
+    analysis = analyse(nb, spec)
+    assert analysis.overrides == {at: ["SMOKE"], at + 1: ["DEVICE", "N_DIGITS", "SEED"]}
+    (note,) = [n for n in analysis.notes if "parameters set again" in n]
+    assert f"SMOKE in cell {at}" in note and f"DEVICE, N_DIGITS, SEED in cell {at + 1}" in note
+    grading = executable_notebook(nb, analysis, spec)
+    grading.metadata["papermill"]["parameters"] = {"SMOKE": True, "DEVICE": "cpu"}  # as papermill leaves it
+    pin_parameters(grading)
+    pins = [c for c in grading.cells if c.metadata["textrnn_lab_grader"].get("role") == "pin"]
+    assert [c.source.splitlines()[1:] for c in pins] == [["SMOKE = True"], ['DEVICE = "cpu"']]
+    origins = [c.metadata["textrnn_lab_grader"].get("origin") for c in grading.cells]
+    assert origins[origins.index(at) + 1] is None and origins[origins.index(at + 1) + 1] is None
+    # and in the cell itself, each assignment is followed by the grader's value (line numbers kept)
+    assert grading.cells[origins.index(at)].source == "SMOKE = False; SMOKE = True  # the real run"
+    assert grading.cells[origins.index(at + 1)].source.splitlines() == [
+        "if True:", "    DEVICE, SEED = 'cuda', 1; DEVICE = \"cpu\"", "for N_DIGITS in range(2):", "    pass"]
+
+
+# --------------------------------------------------------------------------- executed (one shared run)
+
+
+PROBE = "print('PROBE ' + repr((SMOKE, DEVICE)))"
+OVERRIDE = "SMOKE = False\nDEVICE = 'cuda'\nprint('SAME CELL ' + repr((SMOKE, DEVICE)))"
+
+
+def executed_submissions(base: Path, out: Path) -> dict[str, Path]:
+    subs = base / "executed"
+    made: dict[str, Path] = {}
+    made["carol"] = write(solve(light(student_nb())), subs / "carol" / CHAPTER)
+    (subs / "mallory").symlink_to(subs / "carol", target_is_directory=True)
+    made["mallory"] = subs / "mallory"
+
+    data = json.loads(nbformat.writes(solve(light(student_nb()))))
+    del data["metadata"]
+    (subs / "no_metadata.ipynb").write_text(json.dumps(data), encoding="utf-8")
+    made["no_metadata"] = subs / "no_metadata.ipynb"
+
+    nb = solve(light(student_nb()))
+    at = index_of(nb, "ch00_one_hot")
+    nb.cells[at:at] = [code(OVERRIDE), code(PROBE)]
+    made["overrider"] = write(nb, subs / "overrider.ipynb")
+    return made
+
+
+@pytest.fixture(scope="session")
+def executed_run(tmp_path_factory):
+    options = GradeOptions(workers=2, timeout=300, cell_timeout=120, test_timeout=30)
+    return _shared_run(tmp_path_factory, "executed", executed_submissions, options)
+
+
+@pytest.mark.notebooks
+def test_a_linked_folder_does_not_get_its_targets_grade(executed_run):
+    results = executed_run["results"]
+    assert sorted(results) == executed_run["made"]
+    assert results["carol"].points == 3 and results["carol"].status == "graded"
+    mallory = results["mallory"]
+    assert mallory.status == "invalid" and mallory.points == 0
+    assert "symbolic link" in mallory.message and "carol" in mallory.message
+    assert totals(Path(executed_run["out"]))["mallory"]["status"] == "invalid"
+    assert (Path(executed_run["out"]) / "feedback" / "mallory.md").is_file()
+
+
+@pytest.mark.notebooks
+def test_a_notebook_without_its_metadata_key_is_graded(executed_run):
+    result = executed_run["results"]["no_metadata"]
+    assert result.status == "graded" and result.points == 3, (result.message, result.exercises)
+
+
+@pytest.mark.notebooks
+def test_parameters_set_again_are_reported_and_the_graders_values_kept(executed_run):
+    result = executed_run["results"]["overrider"]
+    assert result.points == 3 and result.status == "graded"
+    (note,) = [n for n in result.notes if "parameters set again" in n]
+    assert "DEVICE, SMOKE in cell" in note
+    out = Path(executed_run["out"])
+    said = "parameters set again after the parameters cell: DEVICE, SMOKE in cell"
+    assert said in totals(out)["overrider"]["message"]  # the instructor's grade book
+    assert said in (out / "feedback" / "overrider.md").read_text(encoding="utf-8")  # and the student's feedback
+    nb = nbformat.read(out / "executed" / "overrider.ipynb", as_version=4)
+    printed = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+    assert "SAME CELL (True, 'cpu')" in printed and "PROBE (True, 'cpu')" in printed, printed
+    assert "SAME CELL (False" not in printed and "PROBE (False" not in printed

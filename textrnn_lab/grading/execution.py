@@ -30,7 +30,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .matching import GRADER_KEY
+from .matching import GRADER_KEY, pin_parameters
 from .sandbox import Isolation, Limits, give_to_sandbox, launcher_prefix
 
 #: Runs in the student's kernel after all of the student's cells: pickles the named
@@ -251,6 +251,7 @@ def run_notebook(nb, workdir: Path, export_names: list[str], **options) -> Execu
     interrupts it (SIGTERM, Ctrl-C), no kernel is left running.
     """
     live: list = []
+    pin_parameters(nb)  # the grader's parameters put back where the student's cells set them again (see matching)
     previous = os.getcwd()
     # The kernel's Unix sockets are named relative to the working folder: a socket path may not
     # exceed ~107 bytes, and temporary folders can be deep. Kernel and worker both stand in it.

@@ -16,6 +16,12 @@ nothing about their structure is trusted:
   class is never dropped, whatever its metadata claims.
 * **the chapter**: a notebook of another chapter (other ``grade_id`` prefixes, or
   nothing of this chapter's text or exercises) is recognised and not executed.
+* **parameters set again** after the parameters cell (``SMOKE = False`` in a later
+  cell) are noted, cell by cell; the chapter's own statements (``if SMOKE: STEPS = 20``)
+  do not count. In the executed notebook the values the grader injected are put
+  back right after each such assignment and in a grader cell after the cell
+  (:func:`pin_parameters`), so a notebook never runs in full mode behind the
+  grader's back.
 
 :func:`analyse` returns an :class:`Analysis`; :func:`executable_notebook` builds
 the notebook that is executed: the student's cells in the student's order with
@@ -24,10 +30,11 @@ placeholders, locked cells restored, the parameters cell tagged.
 """
 from __future__ import annotations
 
+import ast
 import difflib
 from dataclasses import dataclass, field
 
-from ..course.cells import cell_source, cell_tags
+from ..course.cells import REQUIRED_PARAMETERS, cell_source, cell_tags
 from .spec import (
     ChapterSpec,
     chapter_of_grade_id,
@@ -36,6 +43,7 @@ from .spec import (
     fingerprint_lines,
     headings,
     nbgrader_meta,
+    parse_python,
 )
 
 #: The key under ``cell.metadata`` where the grader records what each executed cell is.
@@ -110,6 +118,7 @@ class Analysis:
     restored: dict[int, int]        # submission index -> released index (locked cells restored)
     notes: list[str] = field(default_factory=list)      # things an instructor should know
     tampering: list[str] = field(default_factory=list)  # edits to protected cells
+    overrides: dict[int, list[str]] = field(default_factory=dict)  # submission index -> parameters it sets again
 
     @property
     def tampered(self) -> bool:
@@ -209,6 +218,181 @@ def _describe_metadata_change(released: dict, submitted: dict) -> str | None:
         if released.get(key) != submitted.get(key):
             changed.append(f"{key} {released.get(key)!r} -> {submitted.get(key)!r}")
     return ", ".join(changed) or None
+
+
+# --------------------------------------------------------------------------- parameters set again
+
+_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
+
+
+def _target_names(node) -> set[str]:
+    if isinstance(node, ast.Name):
+        return {node.id}
+    if isinstance(node, (ast.Tuple, ast.List)):
+        return set().union(*(_target_names(e) for e in node.elts)) if node.elts else set()
+    if isinstance(node, ast.Starred):
+        return _target_names(node.value)
+    return set()
+
+
+def _statements(body):
+    """Every statement that runs in the notebook's global scope (not inside functions and classes)."""
+    for stmt in body:
+        yield stmt
+        if isinstance(stmt, _SCOPES):
+            continue
+        for name in ("body", "orelse", "finalbody"):
+            yield from _statements(getattr(stmt, name, None) or [])
+        for part in list(getattr(stmt, "handlers", None) or []) + list(getattr(stmt, "cases", None) or []):
+            yield from _statements(part.body)
+
+
+def _walrus_names(node) -> set[str]:
+    found: set[str] = set()
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, ast.NamedExpr):
+            found |= _target_names(current.target)
+        if not isinstance(current, ast.Lambda):
+            stack.extend(c for c in ast.iter_child_nodes(current) if isinstance(c, ast.AST)
+                         and not isinstance(c, ast.stmt))
+    return found
+
+
+def _bound_by(stmt) -> set[str]:
+    """Global names one statement binds (or deletes), its own nested statements left out."""
+    names: set[str] = set()
+    if isinstance(stmt, ast.Assign):
+        for target in stmt.targets:
+            names |= _target_names(target)
+    elif isinstance(stmt, (ast.AnnAssign, ast.AugAssign)) and getattr(stmt, "value", None) is not None:
+        names |= _target_names(stmt.target)
+    elif isinstance(stmt, (ast.For, ast.AsyncFor)):
+        names |= _target_names(stmt.target)
+    elif isinstance(stmt, (ast.With, ast.AsyncWith)):
+        for item in stmt.items:
+            names |= _target_names(item.optional_vars) if item.optional_vars is not None else set()
+    elif isinstance(stmt, ast.Delete):
+        for target in stmt.targets:
+            names |= _target_names(target)
+    elif isinstance(stmt, (ast.Import, ast.ImportFrom)):
+        names |= {a.asname or a.name.split(".")[0] for a in stmt.names if a.name != "*"}
+    elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        names.add(stmt.name)
+        names |= {n for g in ast.walk(stmt) if isinstance(g, ast.Global) for n in g.names}  # `global SMOKE`
+    for handler in getattr(stmt, "handlers", None) or []:
+        if getattr(handler, "name", None):
+            names.add(handler.name)
+    if not isinstance(stmt, _SCOPES):
+        for child in ast.iter_child_nodes(stmt):
+            if not isinstance(child, ast.stmt):
+                names |= _walrus_names(child)
+    return names
+
+
+def parameter_bindings(source: str, names=None) -> list[tuple[str, str]]:
+    """``(name, statement)`` for each statement of a cell's code that sets one of ``names`` (default: any name)
+    in the global scope.
+
+    Assignments, augmented assignments, ``for`` and ``with`` targets, imports, ``del``,
+    ``:=``, definitions and ``global`` declarations count, at any depth outside functions
+    and classes. Code that is not Python gives nothing.
+    """
+    tree = parse_python(source)
+    if tree is None:
+        return []
+    found = []
+    for stmt in _statements(tree.body):
+        hit = sorted(_bound_by(stmt) if names is None else _bound_by(stmt) & set(names))
+        if hit:
+            text = ast.unparse(stmt)
+            found.extend((name, text) for name in hit)
+    return found
+
+
+def chapter_parameters(spec: ChapterSpec) -> tuple[set[str], set[tuple[str, str]]]:
+    """The chapter's parameter names (its parameters cell's, and SMOKE, DEVICE, SEED), and the statements of
+    the released notebook after that cell that set one of them (``if SMOKE: STEPS = 20``): the chapter's own."""
+    names = set(REQUIRED_PARAMETERS)
+    own: set[tuple[str, str]] = set()
+    if spec.parameters_index is None:
+        return names, own
+    names |= {n for n, _ in parameter_bindings(cell_source(spec.released_cells[spec.parameters_index]))}
+    for cell in spec.released_cells[spec.parameters_index + 1:]:
+        if cell.get("cell_type") == "code":
+            own |= set(parameter_bindings(cell_source(cell), names))
+    return names, own
+
+
+def _find_overrides(analysis: Analysis, spec: ChapterSpec) -> None:
+    names, own = chapter_parameters(spec)
+    after = analysis.parameters_index if analysis.parameters_index is not None else -1
+    for record in analysis.cells:
+        if (record.cell_type != "code" or record.index <= after or record.index in analysis.dropped
+                or record.index in analysis.restored or "injected-parameters" in record.tags):
+            continue
+        hit = sorted({n for n, stmt in parameter_bindings(record.source, names) if (n, stmt) not in own})
+        if hit:
+            analysis.overrides[record.index] = hit
+    if analysis.overrides:
+        where = "; ".join(f"{', '.join(hit)} in cell {index}" for index, hit in analysis.overrides.items())
+        analysis.notes.append(
+            f"parameters set again after the parameters cell: {where}. The grader kept its own values of the "
+            "parameters it injects (SMOKE and DEVICE, and any the instructor added) in force, in these cells and "
+            "after them, so your notebook ran as every graded notebook does: set parameters only in the "
+            "parameters cell."
+        )
+
+
+def pin_parameters(nb) -> None:
+    """Put the grader's parameters back in the cells that set them again; call after papermill.
+
+    The values are those papermill injected (``nb.metadata.papermill.parameters``). In a cell
+    that sets one of them, each assignment to it is followed on its line by the grader's value
+    (``SMOKE = False; SMOKE = True``), so the rest of that cell runs with it too; the grader's
+    cell after it (see :func:`executable_notebook`) puts them back whatever the cell did.
+    """
+    injected = ((nb.get("metadata") or {}).get("papermill") or {}).get("parameters") or {}
+    for at, cell in enumerate(nb.cells):
+        info = (cell.get("metadata") or {}).get(GRADER_KEY) or {}
+        if info.get("role") != "pin":
+            continue
+        values = {n: _literal(injected[n]) for n in info.get("names", []) if n in injected}
+        lines = [f"# [grader] cell {info.get('after')} set {', '.join(info.get('names', []))} again; "
+                 + ("the grader's values are put back:" if values else "none of them is injected by the grader.")]
+        lines += [f"{name} = {value}" for name, value in values.items()]
+        cell.source = "\n".join(lines)
+        if values and at > 0 and nb.cells[at - 1].get("cell_type") == "code":
+            nb.cells[at - 1].source = _pinned_inline(cell_source(nb.cells[at - 1]), values)
+
+
+def _pinned_inline(source: str, values: dict[str, str]) -> str:
+    """``source`` with ``; NAME = value`` after each assignment to one of ``values``' names (same line numbers)."""
+    tree = parse_python(source)
+    if tree is None:
+        return source
+    spots = []
+    for stmt in _statements(tree.body):
+        if isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign)) and stmt.end_lineno is not None:
+            names = sorted(_bound_by(stmt) & set(values))
+            if names:
+                spots.append((stmt.end_lineno, stmt.end_col_offset, names))
+    lines = source.split("\n")
+    for lineno, col, names in sorted(spots, reverse=True):
+        raw = lines[lineno - 1].encode("utf-8")
+        head, tail = raw[:col].decode("utf-8", "replace"), raw[col:].decode("utf-8", "replace")
+        lines[lineno - 1] = head + "".join(f"; {n} = {values[n]}" for n in names) + tail
+    return "\n".join(lines)
+
+
+def _literal(value) -> str:
+    try:
+        from papermill.translators import PythonTranslator
+
+        return PythonTranslator.translate(value)
+    except Exception:  # noqa: BLE001 - papermill wrote these values itself; repr is its fallback too
+        return repr(value)
 
 
 def analyse(nb, spec: ChapterSpec) -> Analysis:
@@ -323,6 +507,7 @@ def analyse(nb, spec: ChapterSpec) -> Analysis:
                 f"the parameters cell (cell {analysis.parameters_index}) had lost its 'parameters' tag; "
                 "the grader re-tagged it."
             )
+    _find_overrides(analysis, spec)
     return analysis
 
 
@@ -331,7 +516,9 @@ def executable_notebook(nb, analysis: Analysis, spec: ChapterSpec):
 
     Every cell carries ``metadata[GRADER_KEY]`` with its ``origin`` (index in the
     submission), its ``role`` ("student", "exercise", "test", "locked") and, for
-    exercise cells and test placeholders, the ``exercise`` id.
+    exercise cells and test placeholders, the ``exercise`` id. After each cell that
+    sets parameters again comes a grader cell (``role`` "pin", no ``origin``) that
+    :func:`pin_parameters` fills once papermill has injected the parameters.
     """
     import nbformat
 
@@ -373,4 +560,11 @@ def executable_notebook(nb, analysis: Analysis, spec: ChapterSpec):
         cell.metadata.setdefault("tags", [])  # papermill expects every cell to have a tags list
         cell.metadata[GRADER_KEY] = info
         out.cells.append(cell)
+        if record.index in analysis.overrides:
+            pin = nbformat.v4.new_code_cell(f"# [grader] the grader's parameters are put back here "
+                                            f"(cell {record.index} set {', '.join(analysis.overrides[record.index])})")
+            pin.metadata["tags"] = []
+            pin.metadata[GRADER_KEY] = {"role": "pin", "after": record.index,
+                                        "names": list(analysis.overrides[record.index])}
+            out.cells.append(pin)
     return out
