@@ -57,12 +57,19 @@ def cmd_grade(args: argparse.Namespace) -> int:
     print(f"grade book: {run.gradebook}")
     print(f"feedback:   {run.out / 'feedback'}")
     print(f"notebooks:  {run.out / 'executed'}")
+    status = 0
+    clashes = [r for r in graded if r.status == "clash"]
+    if clashes:
+        print(f"{len(clashes)} student id(s) are given by more than one path and were not graded "
+              "(rename all but one; the grade book names the paths): " + ", ".join(r.student for r in clashes),
+              file=sys.stderr)
+        status = 1
     errors = [r for r in graded if r.status == "error"]
     if errors:
         print(f"{len(errors)} submission(s) could not be graded because of a grader problem: "
               + ", ".join(r.student for r in errors), file=sys.stderr)
-        return 1
-    return 0
+        status = 1
+    return status
 
 
 def add_cli(subparsers) -> None:

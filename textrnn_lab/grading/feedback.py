@@ -32,6 +32,7 @@ _SUBMISSION_WORDS = {
     "wrong-chapter": "is not a notebook of this chapter",
     "missing": "was not found",
     "error": "could not be graded because of a problem in the grader; an instructor will look at it",
+    "clash": "shares its name with another submission; an instructor will sort it out",
 }
 
 

@@ -27,6 +27,9 @@ invalid        not a readable notebook (empty, not JSON, too large ...)
 wrong-chapter  a notebook of another chapter
 missing        the student's folder has no notebook for this chapter
 error          the grader itself failed on this submission (e.g. its worker died)
+clash          several paths give the same student id (``bob.ipynb`` and ``bob/``,
+               names that differ only in spaces): none is graded, every path is
+               named, until the instructor renames one
 =============  ===============================================================
 """
 from __future__ import annotations
@@ -35,7 +38,7 @@ from dataclasses import asdict, dataclass, field
 
 EXERCISE_STATUSES = ("passed", "failed", "todo", "error", "missing", "timeout", "crashed", "uses-reference",
                      "not-graded")
-SUBMISSION_STATUSES = ("graded", "review", "invalid", "wrong-chapter", "missing", "error")
+SUBMISSION_STATUSES = ("graded", "review", "invalid", "wrong-chapter", "missing", "error", "clash")
 
 
 def format_points(value: float) -> str:
@@ -101,6 +104,6 @@ class SubmissionResult:
             counts[e.status] = counts.get(e.status, 0) + 1
         detail = ", ".join(f"{n} {s}" for s, n in counts.items())
         text = f"{head} {self.status}" + (f" ({detail})" if detail else "")
-        if self.status in ("invalid", "wrong-chapter", "missing", "error") and self.message:
+        if self.status in ("invalid", "wrong-chapter", "missing", "error", "clash") and self.message:
             text += f": {self.message}"
         return text
