@@ -158,6 +158,12 @@ def _needed_paths() -> list[Path]:
     for entry in sys.path:
         if entry and Path(entry).is_dir():
             needed.add(Path(entry))
+    # models and fonts already downloaded or cached (read-only): notebooks load them offline
+    for cache in (os.environ.get("HF_HOME") or "~/.cache/huggingface", os.environ.get("TORCH_HOME") or "~/.cache/torch",
+                  "~/.cache/fontconfig"):
+        folder = Path(cache).expanduser()
+        if folder.is_dir():
+            needed.add(folder)
     return [p.resolve() for p in needed if str(p)]
 
 
