@@ -539,3 +539,13 @@ def test_delegation_is_recorded_without_a_kernel():
 
     result = _exercise(delegates, name="one_hot", check="00.one_hot", hidden=[])
     assert result["status"] == "uses-reference" and "torch.nn.functional.one_hot" in result["message"]
+
+
+def test_the_students_side_leaves_no_folder_behind(tmp_path, monkeypatch):
+    import math
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where mkdtemp puts the child's working folder
+    assert _exercise(lambda x: math.exp(x))["status"] == "passed"
+    assert _exercise(lambda x: 1 / 0)["status"] != "passed"
+    assert list(tmp_path.iterdir()) == []  # removed after a pass and after an error alike

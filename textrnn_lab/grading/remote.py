@@ -441,10 +441,9 @@ def _kill_group(pid: int) -> None:
     kill_group(pid)
 
 
-def _serve_in_child(job: dict, blobs: dict[str, bytes], read_fd: int, write_fd: int, forbidden: list[str]) -> None:
+def _serve_in_child(job: dict, blobs: dict[str, bytes], read_fd: int, write_fd: int, forbidden: list[str],
+                    folder: str) -> None:
     """The forked student's side: a session of its own, no descriptor but its two pipes. Never returns."""
-    import tempfile
-
     try:
         served = {"objects": list(job.get("objects", []))}
         job.clear()  # this process's copy of what the grader holds: the student's code sees only `served`
@@ -456,7 +455,7 @@ def _serve_in_child(job: dict, blobs: dict[str, bytes], read_fd: int, write_fd: 
         os.closerange(3, low)
         os.closerange(low + 1, high)
         os.closerange(high + 1, 65536)
-        os.chdir(tempfile.mkdtemp(prefix="textrnn-test-"))
+        os.chdir(folder)
         serve(served, blobs, LineChannel(read_fd, write_fd), forbidden)
     except BaseException:  # noqa: BLE001
         pass
@@ -469,13 +468,17 @@ class LocalTransport:
     exercise; tests use it directly)."""
 
     def __init__(self, job: dict, blobs: dict[str, bytes], forbidden: list[str]):
+        import tempfile
+
+        # the child's working folder, made (and removed by close) here: the child ends with os._exit
+        self.folder = tempfile.mkdtemp(prefix="textrnn-test-")
         request_r, request_w = os.pipe()
         reply_r, reply_w = os.pipe()
         pid = os.fork()
         if pid == 0:  # pragma: no cover - runs in the child
             os.close(request_w)
             os.close(reply_r)
-            _serve_in_child(job, blobs, request_r, reply_w, forbidden)
+            _serve_in_child(job, blobs, request_r, reply_w, forbidden, self.folder)
         os.close(request_r)
         os.close(reply_w)
         self.pid = pid
@@ -511,11 +514,14 @@ class LocalTransport:
         return {"exit": os.WEXITSTATUS(status) if os.WIFEXITED(status) else -1}
 
     def close(self) -> None:
+        import shutil
+
         for fd in (self.channel.read_fd, self.channel.write_fd):
             try:
                 os.close(fd)
             except OSError:
                 pass
+        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 def failure_result(failure: ProtocolFailure, end: dict, timeout: float) -> dict:
