@@ -296,7 +296,8 @@ bomb()'''))
 # --------------------------------------------------------------------------- graded once, shared between workers
 
 
-def _shared_run(tmp_path_factory, name: str, make, options: GradeOptions) -> dict:
+def _shared_run(tmp_path_factory, name: str, make, options: GradeOptions, chapter: str = "00") -> dict:
+    """Grade ``make``'s submissions of ``chapter`` once for all pytest-xdist workers; the results as a dict."""
     root = tmp_path_factory.getbasetemp().parent
     base = root / f"grading-{name}"
     done = base / "results.json"
@@ -306,7 +307,7 @@ def _shared_run(tmp_path_factory, name: str, make, options: GradeOptions) -> dic
             out = base / "out"
             made = make(base, out)
             started = time.monotonic()
-            run = grade("00", [base / name], out, options)
+            run = grade(chapter, [base / name], out, options)
             payload = {
                 "seconds": time.monotonic() - started,
                 "made": sorted(made),

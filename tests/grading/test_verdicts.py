@@ -17,17 +17,14 @@ keeps its full marks.
 from __future__ import annotations
 
 import csv
-import fcntl
 import json
-import time
 from pathlib import Path
 
 import nbformat
 import pytest
-from test_grading import PERPLEXITY_OK, index_of, light, solve, student_nb, write
+from test_grading import PERPLEXITY_OK, _shared_run, index_of, light, solve, statuses, student_nb, write
 
-from textrnn_lab.grading.grader import GradeOptions, grade
-from textrnn_lab.grading.results import SubmissionResult
+from textrnn_lab.grading.grader import GradeOptions
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -297,27 +294,6 @@ def chapter04_submissions(base: Path, out: Path) -> dict[str, Path]:
 OPTIONS = GradeOptions(workers=2, timeout=300, cell_timeout=120, test_timeout=60)
 
 
-def _shared_run(tmp_path_factory, name: str, make, options: GradeOptions, chapter: str = "00") -> dict:
-    """Grade ``make``'s submissions of ``chapter`` once for all pytest-xdist workers (as test_grading does)."""
-    root = tmp_path_factory.getbasetemp().parent
-    base = root / f"grading-{name}"
-    done = base / "results.json"
-    with open(root / f"grading-{name}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not done.exists():
-            out = base / "out"
-            made = make(base, out)
-            started = time.monotonic()
-            run = grade(chapter, [base / name], out, options)
-            payload = {"seconds": time.monotonic() - started, "made": sorted(made), "out": str(out),
-                       "subs": str(base / name), "isolation": run.isolation,
-                       "results": {r.student: r.to_dict() for r in run.results}}
-            done.write_text(json.dumps(payload), encoding="utf-8")
-    payload = json.loads(done.read_text(encoding="utf-8"))
-    payload["results"] = {k: SubmissionResult.from_dict(v) for k, v in payload["results"].items()}
-    return payload
-
-
 @pytest.fixture(scope="session")
 def run00(tmp_path_factory):
     return _shared_run(tmp_path_factory, "verdicts00", chapter00_submissions, OPTIONS)
@@ -333,8 +309,6 @@ def run04(tmp_path_factory):
     return _shared_run(tmp_path_factory, "verdicts04", chapter04_submissions, OPTIONS, chapter="04")
 
 
-def statuses(result) -> dict[str, str]:
-    return {e.exercise: e.status for e in result.exercises}
 
 
 def everything_the_student_sees(run: dict, student: str) -> str:
