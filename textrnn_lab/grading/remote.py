@@ -81,14 +81,7 @@ class LineChannel:
         while len(self._buffer) < size:
             if self._eof:
                 raise ProtocolFailure("lost", "the stream ended early")
-            wait = None if deadline is None else max(0.0, deadline - time.monotonic())
-            ready, _, _ = select.select([self.read_fd], [], [], wait)
-            if not ready:
-                raise ProtocolFailure("timeout")
-            chunk = os.read(self.read_fd, 1 << 20)
-            if not chunk:
-                self._eof = True
-            self._buffer += chunk
+            self._read_more(deadline)
         data = bytes(self._buffer[:size])
         del self._buffer[:size]
         return data
@@ -116,15 +109,19 @@ class LineChannel:
                 return None
             if len(self._buffer) > LINE_LIMIT:
                 raise ProtocolFailure("forged", "a message larger than the grader reads")
-            wait = None if deadline is None else max(0.0, deadline - time.monotonic())
-            ready, _, _ = select.select([self.read_fd], [], [], wait)
-            if not ready:
-                raise ProtocolFailure("timeout")
-            chunk = os.read(self.read_fd, 1 << 20)
-            if not chunk:
-                self._eof = True
-            else:
-                self._buffer += chunk
+            self._read_more(deadline)
+
+    def _read_more(self, deadline: float | None) -> None:
+        """Wait until ``deadline`` for data (ProtocolFailure("timeout") past it), then read it into the buffer."""
+        wait = None if deadline is None else max(0.0, deadline - time.monotonic())
+        ready, _, _ = select.select([self.read_fd], [], [], wait)
+        if not ready:
+            raise ProtocolFailure("timeout")
+        chunk = os.read(self.read_fd, 1 << 20)
+        if chunk:
+            self._buffer += chunk
+        else:
+            self._eof = True
 
 
 # --------------------------------------------------------------------------- the student's side
