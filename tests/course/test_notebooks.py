@@ -232,3 +232,17 @@ def test_run_chapters_keeps_going_and_summarises(tmp_path):
     assert "| 01_good | ok |" in markdown and "| 02_broken | **FAILED** |" in markdown
     assert "## 01 Good" in markdown
     assert "loss=1.25" in markdown and "chapter two is broken" in markdown
+
+
+def test_kernel_log_is_kept_only_when_it_says_something(tmp_path):
+    from textrnn_lab.course.execute import _tidy_kernel_log
+
+    routine = tmp_path / "routine.log"
+    routine.write_text("[IPKernelApp] WARNING | Kernel is running over TCP without encryption. Messages ...\n"
+                       "[IPKernelApp] ERROR | KeyboardInterrupt caught in kernel.\n\n")
+    _tidy_kernel_log(routine)
+    assert not routine.exists()  # start-up and shutdown noise only
+    crash = tmp_path / "crash.log"
+    crash.write_text("[IPKernelApp] ERROR | KeyboardInterrupt caught in kernel.\nSegmentation fault (core dumped)\n")
+    _tidy_kernel_log(crash)
+    assert crash.exists()  # anything else keeps the whole log

@@ -70,10 +70,12 @@ class _RunDirEnvironment:
         return False
 
 
-# Lines the kernel process writes to its own stderr at every start that say nothing
-# about the notebook (ipykernel >= 7 warns about unencrypted local TCP).
+# Lines the kernel process writes to its own stderr that say nothing about the notebook:
+# ipykernel >= 7 warns about unencrypted local TCP at every start, and on a busy machine
+# the shutdown may interrupt an idle kernel (a cell that ran too long is reported by the run itself).
 _HARMLESS_KERNEL_LINES = (
     re.compile(r"^\[IPKernelApp\] WARNING \| Kernel is running over TCP without encryption"),
+    re.compile(r"^\[IPKernelApp\] ERROR \| KeyboardInterrupt caught in kernel\.?$"),
 )
 
 
