@@ -157,8 +157,9 @@ def test_execute_notebook_runs_records_and_checks(tmp_path, monkeypatch):
          "cases": 25}
     ]
     check_cell = executed.cells[4]  # markdown, parameters, injected parameters, metric, check
-    assert [o.output_type for o in check_cell.outputs] == ["stream", "display_data"]  # one line, no Out[]
-    assert check_cell.outputs[0]["text"].startswith("PASS 00.perplexity: ")
+    assert [o.output_type for o in check_cell.outputs] == ["display_data"]  # one verdict, no Out[]
+    assert check_cell.outputs[0]["data"]["text/plain"].startswith("PASS 00.perplexity: ")
+    assert "PASS" in check_cell.outputs[0]["data"]["text/html"]
     assert collect_outputs(executed, METRICS_MIME)[0]["values"] == {"loss": 1.25, "device": "cpu", "seed": 5}
     recorded = json.loads((out.parent / "99_tiny.metrics.json").read_text())  # next to the outputs
     assert recorded["values"]["loss"] == 1.25

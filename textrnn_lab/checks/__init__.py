@@ -15,9 +15,18 @@ answer unless ``strict=True`` (or use :func:`assert_passed`); graders use that.
 Checks live in ``checks/chapterNN.py`` (one module per chapter, built with the
 comparison helpers of :mod:`.compare`) and register themselves::
 
-    @register("00.one_hot", hint="...")
+    @register("00.one_hot", hints={"shape": ("the idea", "the shape, in words"),
+                                   "*": ("the idea", "the formula, in words")})
     def _one_hot(obj, rng, cases):   # rng: numpy.random.Generator
-        ...                          # raise CheckFailed("...") on a mismatch
+        ...                          # raise CheckFailed("...", kind="shape") on a mismatch
+
+Hints come in stages: the first failure of a kind (``"type"``, ``"shape"``,
+``"dtype"``, ``"values"``, or one a check names) shows the first stage (the
+idea), the next failure of that kind the next stage (the shape or the formula),
+and so on; a pass starts again from the first. A hint never holds the solution
+code (``tests/checks/test_hints.py`` compares every hint with every solution).
+In JupyterLab the verdict is one coloured HTML block with the hint on its own
+line; its ``text/plain`` form is the one line terminals, nbval and logs see.
 
 The module ``chapterNN`` is imported the first time a check of chapter NN is
 asked for. Inputs are fresh random values on every call unless ``seed`` is given.
@@ -27,6 +36,7 @@ fresh process, so nothing a notebook patches can change a grade.
 """
 from __future__ import annotations
 
+import html
 import importlib
 import linecache
 import os
@@ -37,7 +47,7 @@ import sysconfig
 import traceback
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -48,7 +58,7 @@ from ..runtime.text import first_line
 
 __all__ = [
     "CHECK_MIME", "CheckFailed", "CheckResult", "RaisedByStudent", "UnknownCheck",
-    "assert_passed", "available_checks", "check", "forbidden_calls", "register",
+    "assert_passed", "available_checks", "check", "forbidden_calls", "hint_stages", "register",
 ]
 
 DEFAULT_CASES = 25
@@ -59,7 +69,15 @@ _NAME = re.compile(r"^(\d{2})\.([A-Za-z_][A-Za-z0-9_]*)$")
 
 
 class CheckFailed(Exception):
-    """Raised by a check function at the first input where the student's answer differs."""
+    """Raised by a check function at the first input where the student's answer differs.
+
+    ``kind`` says what differed (``"type"``, ``"shape"``, ``"dtype"``, ``"values"`` or a
+    name of the check's own) and picks the hints shown for it.
+    """
+
+    def __init__(self, message: str = "", kind: str | None = None):
+        super().__init__(message)
+        self.kind = kind
 
 
 class UnknownCheck(CourseError, KeyError):
@@ -81,34 +99,78 @@ class RaisedByStudent(Exception):
         self.type_name, self.text, self.lineno, self.function, self.todo = type_name, text, lineno, function, todo
 
 
+ANY_KIND = "*"
+
+
 @dataclass(frozen=True)
 class _Check:
     name: str
     func: Callable
-    hint: str | None
+    hints: Mapping[str, tuple[str, ...]]  # kind of failure -> stages; ANY_KIND for every other kind
     cases: int
     forbidden: tuple[str, ...] = ()
+
+    def stages(self, kind: str | None) -> tuple[str, ...]:
+        if kind is not None and kind in self.hints:
+            return self.hints[kind]
+        return self.hints.get(ANY_KIND, ())
 
 
 # The registry: private module state, filled by the chapterNN modules on import.
 _REGISTRY: dict[str, _Check] = {}
+# How many times in a row each (check, kind of failure) has failed in this process: picks the hint's stage.
+_FAILURES: dict[tuple[str, str], int] = {}
 
 
-def register(name: str, *, hint: str | None = None, cases: int = DEFAULT_CASES, forbidden: tuple[str, ...] = ()):
+def _stage_tuple(value, where: str) -> tuple[str, ...]:
+    stages = (value,) if isinstance(value, str) else tuple(value)
+    if not stages or not all(isinstance(s, str) and s.strip() for s in stages):
+        raise ValueError(f"{where}: hints are non-empty strings, one per stage")
+    return stages
+
+
+def _normalise_hints(hint: str | None, hints) -> dict[str, tuple[str, ...]]:
+    if hint is not None and hints is not None:
+        raise ValueError("give hint= (one stage) or hints= (stages), not both")
+    if hints is None:
+        return {} if hint is None else {ANY_KIND: _stage_tuple(hint, "hint")}
+    if isinstance(hints, Mapping):
+        return {str(kind): _stage_tuple(stages, f"hints[{kind!r}]") for kind, stages in hints.items()}
+    return {ANY_KIND: _stage_tuple(hints, "hints")}
+
+
+def register(
+    name: str,
+    *,
+    hint: str | None = None,
+    hints: Sequence[str] | Mapping[str, Sequence[str]] | None = None,
+    cases: int = DEFAULT_CASES,
+    forbidden: tuple[str, ...] = (),
+):
     """Decorator for a check function ``func(obj, rng, cases)``; it may return a pass message.
 
+    ``hints``: the stages of the hint (the idea first, then the shape or the formula, in
+    words; never the solution code), or a mapping from the kind of failure
+    (:class:`CheckFailed`'s ``kind``) to its stages, ``"*"`` for every other kind.
+    ``hint``: a single stage for every failure.
     ``forbidden``: dotted names of what the exercise asks the student to write instead
     of calling (the course's reference, ``"torch.nn.functional.one_hot"``); a grader
     makes them unreachable or records their calls (see :func:`forbidden_calls`).
     """
     if not _NAME.match(name):
         raise ValueError(f"check names look like '00.one_hot', not {name!r}")
+    staged = _normalise_hints(hint, hints)
 
     def decorate(func: Callable) -> Callable:
-        _REGISTRY[name] = _Check(name=name, func=func, hint=hint, cases=int(cases), forbidden=tuple(forbidden))
+        _REGISTRY[name] = _Check(name=name, func=func, hints=staged, cases=int(cases), forbidden=tuple(forbidden))
         return func
 
     return decorate
+
+
+def hint_stages(name: str) -> dict[str, tuple[str, ...]]:
+    """Every hint a check can show, by kind of failure (for tests that no hint gives the answer away)."""
+    return dict(_lookup(name).hints)
 
 
 def forbidden_calls(name: str) -> tuple[str, ...]:
@@ -123,8 +185,10 @@ class CheckResult:
     name: str
     status: str  # "pass", "fail", "todo" or "error"
     message: str
-    hint: str | None = None
+    hint: str | None = None  # the stage of the hint this failure shows
     cases: int = 0
+    hint_stage: int = 0  # 1-based stage of ``hint`` among ``hint_stages`` (0: no hint)
+    hint_stages: int = 0
     shown: bool = field(default=False, compare=False, repr=False)
     error: BaseException | None = field(default=None, compare=False, repr=False)  # what the student's code raised
 
@@ -137,8 +201,33 @@ class CheckResult:
         """The one line printed for the student."""
         text = f"{self.status.upper()} {self.name}: {self.message}"
         if self.status == "fail" and self.hint:
-            text += f" | hint: {self.hint}"
+            text += f" | {self._hint_label()}: {self.hint}"
         return text
+
+    def _hint_label(self) -> str:
+        if self.hint_stages > 1:
+            return f"hint {self.hint_stage} of {self.hint_stages}"
+        return "hint"
+
+    @property
+    def html(self) -> str:
+        """The verdict for JupyterLab: a coloured status, the message, and the hint on its own line."""
+        colour, background = _COLOURS.get(self.status, _COLOURS["error"])
+        parts = [
+            f'<div class="textrnn-lab-check textrnn-lab-check-{self.status}" style="margin:2px 0;padding:4px 8px;'
+            f'border-left:4px solid {colour};background:{background};text-align:left;white-space:normal;'
+            f'word-break:normal;overflow-wrap:break-word;font-family:var(--jp-ui-font-family, sans-serif)">',
+            f'<b style="color:{colour}">{self.status.upper()}</b> <code>{html.escape(self.name)}</code>: '
+            f"{html.escape(self.message)}",
+        ]
+        if self.status == "fail" and self.hint:
+            more = ""
+            if 0 < self.hint_stage < self.hint_stages:
+                more = " <i>(a further hint appears if the check fails again)</i>"
+            parts.append(f'<div style="margin-top:2px"><b>{html.escape(self._hint_label().capitalize())}:</b> '
+                         f"{html.escape(self.hint)}{more}</div>")
+        parts.append("</div>")
+        return "".join(parts)
 
     def to_dict(self) -> dict:
         """The display payload (see CONTRIBUTING.md, 'Self-check output')."""
@@ -292,15 +381,39 @@ def _error_message(exc: BaseException) -> str:
 # --------------------------------------------------------------------------- running
 
 
+_COLOURS = {  # status -> (text and border colour, background)
+    "pass": ("#1a7f37", "rgba(26, 127, 55, 0.08)"),
+    "fail": ("#cf222e", "rgba(207, 34, 46, 0.08)"),
+    "todo": ("#9a6700", "rgba(154, 103, 0, 0.10)"),
+    "error": ("#8250df", "rgba(130, 80, 223, 0.08)"),
+}
+
+
 def _payload(result: CheckResult) -> dict:
-    """The display bundle for ``result``: the machine-readable MIME type and an empty text fallback."""
-    return {CHECK_MIME: result.to_dict(), "text/plain": ""}
+    """The display bundle for ``result``: the machine-readable result, the HTML verdict and its one-line text form."""
+    return {CHECK_MIME: result.to_dict(), "text/html": result.html, "text/plain": result.line}
 
 
 def _show(result: CheckResult) -> None:
-    print(result.line, flush=True)
+    # In a notebook one display output carries both forms (JupyterLab shows the HTML, nbval and
+    # logs the text); elsewhere the line is printed.
     if _in_ipython():
         display_bundle(_payload(result))
+    else:
+        print(result.line, flush=True)
+
+
+def _failed(spec: _Check, message: str, kind: str | None, cases: int) -> CheckResult:
+    """A fail result with the next stage of the hint for this kind of failure."""
+    stages = spec.stages(kind)
+    key = (spec.name, kind or ANY_KIND)
+    count = _FAILURES.get(key, 0)
+    _FAILURES[key] = count + 1
+    if not stages:
+        return CheckResult(spec.name, "fail", message, None, cases)
+    stage = min(count, len(stages) - 1)
+    return CheckResult(spec.name, "fail", message, stages[stage], cases, hint_stage=stage + 1,
+                       hint_stages=len(stages))
 
 
 def _run(spec: _Check, obj, cases: int, seed) -> CheckResult:
@@ -310,13 +423,15 @@ def _run(spec: _Check, obj, cases: int, seed) -> CheckResult:
     except Exception as exc:  # the student's code raised: never a traceback wall
         if isinstance(exc, CheckFailed) and _raised_by_a_check(exc):
             message = first_line(exc, 500) or "the answer differs from the reference."
-            return CheckResult(spec.name, "fail", message, spec.hint, cases)
+            return _failed(spec, message, getattr(exc, "kind", None), cases)
         if _is_todo(exc):
-            return CheckResult(spec.name, "todo", TODO_MESSAGE, spec.hint, cases, error=exc)
-        return CheckResult(spec.name, "error", _error_message(exc), spec.hint, cases, error=exc)
+            return CheckResult(spec.name, "todo", TODO_MESSAGE, None, cases, error=exc)
+        return CheckResult(spec.name, "error", _error_message(exc), None, cases, error=exc)
+    for key in [k for k in _FAILURES if k[0] == spec.name]:
+        del _FAILURES[key]  # passed: the next failure starts from the first stage again
     if not isinstance(message, str) or not message:
         message = f"{cases} random cases agree with the reference."
-    return CheckResult(spec.name, "pass", message, spec.hint, cases)
+    return CheckResult(spec.name, "pass", message, None, cases)
 
 
 def check(

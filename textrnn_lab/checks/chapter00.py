@@ -31,8 +31,15 @@ def _one_hot_input(rng, case: int) -> tuple[tuple[int, ...], int, torch.Tensor]:
 
 @register(
     "00.one_hot",
-    hint="make torch.zeros(*indices.shape, num_classes) (float32) and put 1.0 at each index, "
-    "e.g. with .scatter_(-1, indices.unsqueeze(-1), 1.0); the width is num_classes, not indices.max() + 1",
+    hints={
+        "shape": ("the result has one more dimension than the indices: a row of length num_classes for each index",
+                  "the last dimension is num_classes, whatever the largest index is; the leading dimensions are "
+                  "those of the indices, unchanged"),
+        "dtype": ("the result holds floating-point zeros and ones (float32), not integers or booleans",),
+        "*": ("each row is all zeros except a single one, in the column named by its index",
+              "start from a float32 tensor of zeros of the final shape, then write a one into each row at the "
+              "column its index gives (indexing with the indices, or a scatter along the last dimension)"),
+    },
     forbidden=("torch.nn.functional.one_hot", "torch._C._nn.one_hot"),
 )
 def _check_one_hot(one_hot, rng, cases, _reference=torch.nn.functional.one_hot):
@@ -47,7 +54,10 @@ def _check_one_hot(one_hot, rng, cases, _reference=torch.nn.functional.one_hot):
 
 @register(
     "00.perplexity",
-    hint="perplexity is e to the power of the mean negative log-likelihood in nats: math.exp(mean_nll_nats)",
+    hints=("perplexity undoes the logarithm in the loss: it is the number of equally likely choices that would "
+           "give the same mean negative log-likelihood",
+           "the loss is in nats (natural logarithm), so the inverse is the exponential function with base e; "
+           "a loss of 0 gives perplexity 1"),
     forbidden=("textrnn_lab.lm.evaluation.perplexity",),
 )
 def _check_perplexity(perplexity, rng, cases, _exp=math.exp):

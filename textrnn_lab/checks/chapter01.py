@@ -19,14 +19,23 @@ from .compare import brief, expect_callable, expect_tensor, plain, repeated_call
 
 def _as_pair(result, context: str):
     if not isinstance(result, (tuple, list)) or len(result) != 2:
-        raise CheckFailed(f"{context}: expected a pair (x, y), got {type_name(result)} {brief(result)}".rstrip() + ".")
+        raise CheckFailed(f"{context}: expected a pair (x, y), got {type_name(result)} {brief(result)}".rstrip() + ".",
+                          kind="type")
     return result
 
 
 @register(
     "01.make_pairs",
-    hint="n = (len(ids) - 1) // seq_len windows; x = ids[:n*T].view(n, T) and y is the same slice "
-    "shifted by one character, ids[1:n*T+1].view(n, T)",
+    hints={
+        "shape": ("only whole windows count: the last target needs one more id than its input, so count the "
+                  "windows from one id fewer than the text has",
+                  "both tensors have shape [n, seq_len], with n the number of complete windows that fit into "
+                  "all ids but the last; a partial window at the end is dropped"),
+        "*": ("each target is the input window moved one character to the right: y[i, t] is the character that "
+              "follows x[i, t] in the text",
+              "cut consecutive, non-overlapping windows of seq_len ids for x; y is cut the same way from the ids "
+              "starting one position later"),
+    },
     forbidden=("textrnn_lab.lm.batching.input_target_pairs",),
 )
 def _check_make_pairs(make_pairs, rng, cases, _reference=input_target_pairs):
@@ -58,8 +67,14 @@ def _logits(rng, shape) -> torch.Tensor:
 
 @register(
     "01.next_char_probs",
-    hint="temperature 0: probability 1 on logits.argmax(-1); otherwise softmax(logits / temperature, dim=-1) "
-    "after setting every logit below the k-th largest (torch.topk(logits, k).values[..., -1:]) to -inf",
+    hints={
+        "shape": ("the probabilities have the shape of the logits: one distribution over the vocabulary per row",),
+        "*": ("temperature divides the logits before the softmax (low: sharper, high: flatter); top-k keeps only "
+              "the k largest logits and gives every other symbol probability 0",
+              "temperature 0 is the limit of sharpening: all the probability on the largest logit. For top-k, "
+              "mask every logit below the k-th largest with minus infinity before the softmax, so the kept "
+              "probabilities are renormalised and keep their ratios"),
+    },
     forbidden=("textrnn_lab.lm.sampling.next_char_probs",),
 )
 def _check_next_char_probs(next_char_probs_fn, rng, cases, _reference=next_char_probs):
@@ -111,8 +126,10 @@ def _frequencies(sample, logits, temperature, top_k, draws: int, generator) -> t
 
 @register(
     "01.sample_next",
-    hint="use your next_char_probs, then torch.multinomial(probs, 1, generator=generator); with temperature 0 "
-    "return the arg-max without drawing",
+    hints=("sampling draws one id at random with the probabilities of your next_char_probs, using the generator "
+           "you are given so the draw can be repeated",
+           "draw exactly one sample from the categorical distribution and return it as a plain integer; at "
+           "temperature 0 there is nothing to draw: return the most likely id"),
     forbidden=("textrnn_lab.lm.sampling.sample_next", "textrnn_lab.lm.sampling.next_char_probs"),
 )
 def _check_sample_next(sample_next, rng, cases, _probs=next_char_probs):

@@ -62,9 +62,16 @@ def _loss_for_case(rng, case: int, out_features: int):
 
 @register(
     "04.input_gradient_norms",
-    hint="make a leaf copy x = x.detach().clone().requires_grad_(True), run outputs, _ = rnn(x), "
-    "loss = loss_fn(outputs), grad, = torch.autograd.grad(loss, x), then the norm over batch and "
-    "features together for each t: grad.pow(2).sum(dim=(0, 2)).sqrt() (shape [T])",
+    hints={
+        "shape": ("one number per time step: the result has length T",
+                  "the gradient with respect to the input has the input's shape [B, T, E]; reduce over the batch "
+                  "and feature dimensions together, keeping the time dimension"),
+        "*": ("the probe asks how much the loss depends on the input at each time step: differentiate the loss "
+              "with respect to the input sequence itself, not the weights",
+              "work on a copy of the input that requires a gradient (so the caller's tensor is untouched), run the "
+              "network and the loss on it, take the gradient of the loss with respect to that copy, then its "
+              "Euclidean norm per time step over batch and features"),
+    },
     cases=20,
     forbidden=("textrnn_lab.gradients.probes.input_gradient_norms",),
 )
@@ -83,7 +90,8 @@ def _check_input_gradient_norms(func, rng, cases, _reference=_ref_input_gradient
             got = plain(got)
             if tuple(got.shape) == (batch, steps) or tuple(got.shape) == (steps, batch):
                 raise CheckFailed(f"{context}: expected shape ({steps},), one norm per time step, got "
-                                  f"{tuple(got.shape)}: take the norm over the batch and the features together.")
+                                  f"{tuple(got.shape)}: take the norm over the batch and the features together.",
+                                  kind="shape")
         if not torch.equal(given, x):
             raise CheckFailed(f"{context}: your function changed the values of x; work on a copy.")
         expect_tensor(got, expected, context=context, rtol=1e-4, atol=1e-7)
@@ -99,10 +107,12 @@ def _check_input_gradient_norms(func, rng, cases, _reference=_ref_input_gradient
 
 @register(
     "04.keep_gate_bias",
-    hint="PyTorch stacks the gates in the rows of bias_ih_l* / bias_hh_l*: LSTM (input, forget, cell, output), "
-    "GRU (reset, update, new), each hidden_size rows; the gate is rows hidden_size:2*hidden_size. "
-    "Set bias_ih there to value and bias_hh there to 0 (their sum is what counts), for every layer and "
-    "direction, under torch.no_grad(), and change nothing else",
+    hints=("the keep gate is the forget gate of an LSTM and the update gate of a GRU: its bias sets how much of the "
+           "old state a step keeps before any training",
+           "PyTorch stacks the gates along the rows of each bias vector, hidden_size rows per gate (LSTM order: "
+           "input, forget, cell, output; GRU order: reset, update, new), so the keep gate is the second block. "
+           "The two biases of a layer add up, so give one the value and the other zero, in every layer and "
+           "direction, without recording gradients, and leave every other entry alone"),
     cases=12,
     forbidden=("textrnn_lab.layers.rnn.set_keep_gate_bias",),
 )
@@ -178,9 +188,12 @@ def _parameters_with_grads(rng, case: int, max_norm: float) -> list[torch.Tensor
 
 @register(
     "04.clip_grad_norm",
-    hint="the global norm is sqrt of the sum over ALL parameters of (p.grad ** 2).sum(), skipping p.grad None; "
-    "then multiply every gradient in place by the same factor min(1, max_norm / (total + 1e-6)) and return "
-    "total. parameters may be a generator (model.parameters()): make a list first",
+    hints=("clipping by the global norm treats all the gradients as one long vector: measure its length once, and if "
+           "it is too long, shrink every gradient by the same factor so the direction is kept",
+           "the total norm is the square root of the sum of squares over every parameter that has a gradient; "
+           "the factor is max_norm over that total (with a tiny epsilon), capped at 1; scale the gradients in "
+           "place and return the total measured before scaling. The parameters may arrive as a one-shot "
+           "generator"),
     cases=25,
     forbidden=("textrnn_lab.gradients.clipping.clip_grad_norm", "textrnn_lab.gradients.clipping.global_grad_norm",
                "torch.nn.utils.clip_grad_norm_", "torch.nn.utils.clip_grad_norm",

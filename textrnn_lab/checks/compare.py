@@ -102,18 +102,19 @@ def _number(value) -> str:
 def expect_callable(obj, what: str) -> None:
     """Fail unless ``obj`` can be called (e.g. the student passed ``None``)."""
     if not callable(obj):
-        raise CheckFailed(f"expected the function {what}, got {type_name(obj)} {brief(obj)}".rstrip() + ".")
+        raise CheckFailed(f"expected the function {what}, got {type_name(obj)} {brief(obj)}".rstrip() + ".",
+                          kind="type")
 
 
 def expect_tensor(got, expected: torch.Tensor, *, context: str, rtol: float = 0.0, atol: float = 0.0) -> None:
     """Fail unless ``got`` is a tensor with ``expected``'s shape, dtype and values (within tolerances)."""
     if not isinstance(got, torch.Tensor):
-        raise CheckFailed(f"{context}: expected a torch.Tensor, got {type_name(got)}.")
+        raise CheckFailed(f"{context}: expected a torch.Tensor, got {type_name(got)}.", kind="type")
     got = plain(got)  # any subclass, nn.Parameter's included: compare a plain view
     if tuple(got.shape) != tuple(expected.shape):
-        raise CheckFailed(f"{context}: expected shape {tuple(expected.shape)}, got {tuple(got.shape)}.")
+        raise CheckFailed(f"{context}: expected shape {tuple(expected.shape)}, got {tuple(got.shape)}.", kind="shape")
     if got.dtype != expected.dtype:
-        raise CheckFailed(f"{context}: expected dtype {expected.dtype}, got {got.dtype}.")
+        raise CheckFailed(f"{context}: expected dtype {expected.dtype}, got {got.dtype}.", kind="dtype")
     got_cpu = got.detach().cpu()
     if expected.is_floating_point() or expected.is_complex():
         close = _isclose_t(got_cpu, expected, rtol=rtol, atol=atol, equal_nan=True)
@@ -124,22 +125,23 @@ def expect_tensor(got, expected: torch.Tensor, *, context: str, rtol: float = 0.
         index = tuple(int(i) for i in bad)
         raise CheckFailed(
             f"{context}: at index {index if len(index) != 1 else index[0]} expected "
-            f"{_number(expected[index].item())}, got {_number(got_cpu[index].item())}."
+            f"{_number(expected[index].item())}, got {_number(got_cpu[index].item())}.",
+            kind="values",
         )
 
 
 def as_float(value, *, context: str) -> float:
     """``value`` as a Python float (numbers, numpy scalars, one-element tensors); fail otherwise."""
     if isinstance(value, bool):
-        raise CheckFailed(f"{context}: expected a float, got bool {value}.")
+        raise CheckFailed(f"{context}: expected a float, got bool {value}.", kind="type")
     if isinstance(value, torch.Tensor):
         value = plain(value)
         if value.numel() != 1:
-            raise CheckFailed(f"{context}: expected a float, got a tensor of shape {tuple(value.shape)}.")
+            raise CheckFailed(f"{context}: expected a float, got a tensor of shape {tuple(value.shape)}.", kind="type")
         return float(value.item())
     if isinstance(value, (numbers.Real, np.floating, np.integer)):
         return float(value)
-    raise CheckFailed(f"{context}: expected a float, got {type_name(value)} {brief(value)}".rstrip() + ".")
+    raise CheckFailed(f"{context}: expected a float, got {type_name(value)} {brief(value)}".rstrip() + ".", kind="type")
 
 
 def expect_close(got: float, expected: float, *, context: str, rel: float = 1e-6, abs_tol: float = 0.0) -> None:
@@ -147,4 +149,4 @@ def expect_close(got: float, expected: float, *, context: str, rel: float = 1e-6
     if _isnan(expected) and _isnan(got):
         return
     if not _isclose(got, expected, rel_tol=rel, abs_tol=abs_tol):
-        raise CheckFailed(f"{context}: expected {_number(expected)}, got {_number(got)}.")
+        raise CheckFailed(f"{context}: expected {_number(expected)}, got {_number(got)}.", kind="values")
