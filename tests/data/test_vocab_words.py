@@ -11,7 +11,9 @@ from textrnn_lab.errors import CourseError
 
 
 def test_word_tokens_lowercases_and_drops_punctuation():
-    assert word_tokens("The Cat's hat -- isn't it?  42 cats!") == ["the", "cat's", "hat", "isn't", "it", "42", "cats"]
+    assert word_tokens("The Cat's hat -- isn't it?  42 cats_!") == ["the", "cat", "s", "hat", "isn", "t", "it", "42",
+                                                                     "cats"]
+    assert word_tokens("Café NAÏVE") == ["café", "naïve"]
     assert word_tokens("") == []
     with pytest.raises(CourseError):
         word_tokens(None)

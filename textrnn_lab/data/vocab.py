@@ -37,7 +37,7 @@ FORMAT = "textrnn-lab char-vocab v1"
 WORD_FORMAT = "textrnn-lab word-vocab v1"
 PAD_WORD = "<pad>"
 UNK_WORD = "<unk>"
-_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+_WORD = re.compile(r"[^\W_]+")
 
 
 class CharVocab:
@@ -144,10 +144,11 @@ class CharVocab:
 
 
 def word_tokens(text: str) -> list[str]:
-    """Lower-cased words of ``text``: runs of letters and digits, with an inner apostrophe kept (``don't``).
+    """Lower-cased words of ``text``: runs of letters (accented ones too) and digits.
 
-    Punctuation separates words and is dropped; this is the one tokenizer the
-    word vectors and word vocabularies of the course share.
+    Everything else separates words and is dropped, the apostrophe included
+    (``"don't"`` -> ``["don", "t"]``, as GloVe's vocabulary splits it too). This
+    is the one tokenizer the word vectors and word vocabularies of the course share.
     """
     if not isinstance(text, str):
         raise CourseError(f"word_tokens needs a str, not {type(text).__name__}.")
