@@ -7,6 +7,7 @@ Modules, in reading order (each is one step of the chapter):
 * :mod:`.batching`: inputs and targets, the train/validation split, streams for truncated BPTT.
 * :mod:`.loss`: ``TBPTTLoss``, the cross-entropy with the hidden state carried between batches.
 * :mod:`.evaluation`: nats, bits per character and perplexity on held-out text.
+* :mod:`.ngram`: ``KneserNeyLM``, the counting baseline on the same split (what the RNN must beat).
 * :mod:`.sampling`: temperature, top-k and greedy decoding; ``generate``.
 * :mod:`.train`: ``train_charlm``, all of the above in one call.
 * :mod:`.checkpoint`: ``save_charlm`` / ``load_charlm``, one file with weights, settings and vocabulary.
@@ -23,11 +24,13 @@ from .config import CharLMConfig, CharLMTrainConfig
 from .evaluation import CharLMScore, bits_per_char, evaluate_charlm, perplexity
 from .loss import TBPTTLoss
 from .model import CharLM, CharLMState, PastAttention
+from .ngram import KneserNeyLM
 from .sampling import generate, iter_generate, next_char_probs, sample_next
 from .train import TrainedCharLM, min_text_chars, train_charlm
 
 __all__ = [
-    "CharLM", "CharLMConfig", "CharLMScore", "CharLMState", "CharLMTrainConfig", "CharVocab", "PastAttention",
+    "CharLM", "CharLMConfig", "CharLMScore", "CharLMState", "CharLMTrainConfig", "CharVocab", "KneserNeyLM",
+    "PastAttention",
     "StreamBatches", "TBPTTLoss", "TBPTTStream", "TrainedCharLM", "bits_per_char", "evaluate_charlm", "generate",
     "input_target_pairs", "iter_generate", "load_charlm", "min_text_chars", "next_char_probs", "perplexity",
     "random_windows", "sample_next", "save_charlm", "train_charlm", "train_val_split",
