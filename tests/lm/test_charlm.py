@@ -249,8 +249,8 @@ def test_cli_defaults_are_the_config_defaults():
     model, train = CharLMConfig(10), CharLMTrainConfig()
     assert (args.cell, args.hidden, args.layers, args.embed_dim, args.dropout, args.attn_window) == (
         model.cell, model.hidden_size, model.num_layers, model.embed_dim, model.dropout, model.attn_window)
-    assert (args.seq_len, args.batch_size, args.lr, args.seed) == (
-        train.seq_len, train.batch_size, train.lr, train.seed)
+    assert (args.seq_len, args.batch_size, args.lr, args.unk_rate, args.seed) == (
+        train.seq_len, train.batch_size, train.lr, train.unk_rate, train.seed)
     assert cli.DEFAULT_MINUTES * 60 == train.max_seconds
 
 
@@ -495,3 +495,43 @@ def test_check_reports_todo():
 
     assert checks.check("01.make_pairs", stub, quiet=True).status == "todo"
     assert set(checks.available_checks("01")) == {"01.make_pairs", "01.next_char_probs", "01.sample_next"}
+
+
+# ----------------------------------------------------------------------------- the unknown symbol
+
+
+def test_with_unknown_inputs_replaces_inputs_only_at_the_given_rate():
+    from textrnn_lab.lm.batching import with_unknown_inputs
+
+    x = torch.randint(1, 9, (64, 128))
+    y = torch.randint(1, 9, (64, 128))
+    (x2, y2, reset), = list(with_unknown_inputs([(x, y, True)], rate=0.1, unk_id=0, seed=3))
+    share = float((x2 == 0).float().mean())
+    assert 0.08 < share < 0.12 and reset is True
+    assert torch.equal(y2, y)  # the targets are never the unknown symbol
+    assert torch.equal(x2[x2 != 0], x[x2 != 0])
+    again, = list(with_unknown_inputs([(x, y, True)], rate=0.1, unk_id=0, seed=3))
+    assert torch.equal(again[0], x2)  # repeatable
+    untouched, = list(with_unknown_inputs([(x, y, True)], rate=0.0))
+    assert untouched[0] is x
+
+
+@pytest.mark.parametrize("rate, trained", [(0.0, False), (0.05, True)])
+def test_the_unknown_embedding_is_trained_only_when_unknown_inputs_are_seen(rate, trained):
+    """Every character of the text is in its vocabulary, so without unk_rate the unknown id never occurs
+    in training and its embedding stays at its random start: an unseen character at generation time
+    then enters the model as noise."""
+    vocab = CharVocab.from_text(TEXT)
+    config = CharLMTrainConfig(max_steps=15, max_seconds=None, evals=None, seq_len=16, batch_size=4, unk_rate=rate)
+    torch.manual_seed(0)
+    start = CharLM(CharLMConfig(len(vocab), hidden_size=16, embed_dim=8)).embed.weight.detach().clone()
+    result = train_charlm(TEXT * 3, CharLMConfig(len(vocab), hidden_size=16, embed_dim=8), config, vocab=vocab,
+                          device="cpu", progress=False)
+    unk_row = result.model.embed.weight.detach()[vocab.unk_id]
+    assert not torch.equal(result.model.embed.weight.detach()[1], start[1])  # an ordinary character trains
+    assert (not torch.allclose(unk_row, start[vocab.unk_id])) is trained
+
+
+def test_unk_rate_is_checked():
+    with pytest.raises(CourseError, match="unk_rate"):
+        CharLMTrainConfig(unk_rate=0.7)

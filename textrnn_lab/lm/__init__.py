@@ -18,7 +18,14 @@ layers come from :mod:`textrnn_lab.layers.rnn`; training uses
 :func:`textrnn_lab.training.loop.fit`.
 """
 from ..data.vocab import CharVocab
-from .batching import StreamBatches, TBPTTStream, input_target_pairs, random_windows, train_val_split
+from .batching import (
+                       StreamBatches,
+                       TBPTTStream,
+                       input_target_pairs,
+                       random_windows,
+                       train_val_split,
+                       with_unknown_inputs,
+)
 from .checkpoint import load_charlm, save_charlm
 from .config import CharLMConfig, CharLMTrainConfig
 from .evaluation import CharLMScore, bits_per_char, evaluate_charlm, perplexity
@@ -33,5 +40,5 @@ __all__ = [
     "PastAttention",
     "StreamBatches", "TBPTTLoss", "TBPTTStream", "TrainedCharLM", "bits_per_char", "evaluate_charlm", "generate",
     "input_target_pairs", "iter_generate", "load_charlm", "min_text_chars", "next_char_probs", "perplexity",
-    "random_windows", "sample_next", "save_charlm", "train_charlm", "train_val_split",
+    "random_windows", "sample_next", "save_charlm", "train_charlm", "train_val_split", "with_unknown_inputs",
 ]

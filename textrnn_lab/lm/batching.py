@@ -6,16 +6,26 @@ The hidden state at the end of one batch is the start state of the next
 (detached, so gradients flow back at most T steps: *truncated* back-propagation
 through time). Every character is used once per pass, and the model learns to
 use context longer than T, which is what it needs when it generates hundreds
-of characters. The alternative, independent random windows starting from a
-zero state (:func:`random_windows`), is simpler but only ever trains the model
-with at most T characters of context, and spends the first characters of
-every window predicting with almost none.
+of characters. What the carried state does *not* do is train memory longer
+than T: position j of a chunk gets gradient from at most j steps back, so no
+weight update ever rewards remembering something for more than T characters;
+longer memory can only arise as a side effect. (Randomised truncation, which
+draws T per batch, spreads the cut points so no position is always at a
+boundary.) The alternative, independent random windows starting from a zero
+state (:func:`random_windows`), is simpler, but the model then sees at most T
+characters of context even in the forward pass and spends the first
+characters of every window predicting with almost none.
+
+**The unknown symbol.** :func:`with_unknown_inputs` replaces a small share of
+the *input* characters by the unknown id (the targets stay as they are), so
+that the unknown symbol's embedding is trained like any other: the model learns
+to carry on sensibly after a character it cannot read.
 
 Shapes: N characters in the text, B streams (the batch), T characters per window.
 """
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Iterable, Iterator
 
 import torch
 
@@ -103,6 +113,17 @@ class StreamBatches:
             return self.batch_size * (self.stream_len // self.seq_len) * self.seq_len
         return self.batch_size * self.stream_len
 
+
+
+def with_unknown_inputs(batches: Iterable[tuple[torch.Tensor, torch.Tensor, bool]], rate: float, unk_id: int = 0,
+                        seed: int = 0) -> Iterator[tuple[torch.Tensor, torch.Tensor, bool]]:
+    """``batches`` with each input id replaced by ``unk_id`` with probability ``rate`` (targets unchanged)."""
+    generator = torch.Generator().manual_seed(seed + 7919)
+    for x, y, reset in batches:
+        if rate > 0:
+            hit = torch.rand(x.shape, generator=generator) < rate  # [B, T]
+            x = torch.where(hit, torch.full_like(x, unk_id), x)
+        yield x, y, reset
 
 
 class TBPTTStream:

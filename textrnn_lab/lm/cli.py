@@ -139,7 +139,7 @@ def cmd_train_charlm(args: argparse.Namespace) -> int:
                                 embed_dim=args.embed_dim, dropout=args.dropout, attention=args.attention,
                                 attn_window=args.attn_window)
     train_config = CharLMTrainConfig(max_steps=args.steps, max_seconds=max_seconds, seq_len=args.seq_len,
-                                     batch_size=args.batch_size, lr=args.lr, seed=args.seed)
+                                     batch_size=args.batch_size, lr=args.lr, unk_rate=args.unk_rate, seed=args.seed)
     fit_started = time.perf_counter()
     with contextlib.redirect_stdout(sys.stderr):  # fit's evaluation lines are progress: stderr
         result = train_charlm(text, model_config, train_config, vocab=vocab, device=device, checkpoint=out,
@@ -230,6 +230,9 @@ def add_cli(subparsers) -> None:
     p.add_argument("--batch-size", type=_positive_int, default=TRAIN["batch_size"],
                    help="parallel streams per batch (default %(default)s)")
     p.add_argument("--lr", type=_positive_float, default=TRAIN["lr"], help="peak learning rate (default %(default)s)")
+    p.add_argument("--unk-rate", type=_nonneg_float, default=TRAIN["unk_rate"],
+                   help="share of input characters replaced by the unknown symbol while training, so that an unseen "
+                        "character at generation time is one the model has learnt to read (default %(default)s)")
     p.add_argument("--seed", type=int, default=TRAIN["seed"], help="random seed (default %(default)s)")
     p.add_argument("--threads", type=_positive_int, default=None,
                    help="CPU threads for PyTorch (default: auto, switches between 1 and all cores as the load changes)")

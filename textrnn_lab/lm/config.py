@@ -55,7 +55,10 @@ class CharLMTrainConfig(TrainConfig):
     Adds to :class:`~textrnn_lab.training.loop.TrainConfig`: ``seq_len`` (T, the
     truncated-BPTT length), ``batch_size`` (B, parallel streams),
     ``warmup_steps`` of the learning-rate schedule, ``val_fraction`` (the end of
-    the text held out) and ``seed``. Both budgets may be set: whichever runs out
+    the text held out), ``unk_rate`` (the share of input characters replaced by
+    the unknown symbol, so that its embedding is trained: without it, a character
+    never seen in training enters the model as an untrained random vector) and
+    ``seed``. Both budgets may be set: whichever runs out
     first ends training; set ``max_seconds=None`` for a step budget alone.
     """
 
@@ -67,6 +70,7 @@ class CharLMTrainConfig(TrainConfig):
     batch_size: int = 32
     warmup_steps: int = 50
     val_fraction: float = 0.1
+    unk_rate: float = 0.002
     seed: int = 0
 
     def __post_init__(self):
@@ -75,6 +79,8 @@ class CharLMTrainConfig(TrainConfig):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise CourseError(f"{name} must be a whole number >= 1, not {value!r}.")
+        if not 0.0 <= float(self.unk_rate) < 0.5:
+            raise CourseError(f"unk_rate must be in [0, 0.5), not {self.unk_rate!r}.")
         if not 0.0 < float(self.val_fraction) < 1.0:
             raise CourseError(f"val_fraction must be between 0 and 1, not {self.val_fraction!r}.")
         if self.max_steps is None and self.max_seconds is None:

@@ -29,7 +29,7 @@ from ..runtime.seeding import seed_everything
 from ..training.loop import History, fit
 from ..training.schedules import BudgetSchedule
 from ..training.threads import AdaptiveThreads, probe_threads
-from .batching import StreamBatches, TBPTTStream, train_val_split
+from .batching import StreamBatches, TBPTTStream, train_val_split, with_unknown_inputs
 from .checkpoint import charlm_extra, save_charlm
 from .config import CharLMConfig, CharLMTrainConfig
 from .evaluation import CharLMScore, bits_per_char, estimate_eval_seconds, evaluate_charlm
@@ -106,13 +106,13 @@ def train_charlm(text: str, model_config: CharLMConfig | None = None, config: Ch
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay,
                                   betas=(0.9, 0.99))
     warmup = min(config.warmup_steps, max(1, (config.max_steps or 10**9) // 10))
-    batches: Any = stream
+    batches: Any = with_unknown_inputs(stream, config.unk_rate, vocab.unk_id, seed=config.seed)
     tuner = None
     if threads == "auto" and device.type == "cpu":
         probe_x, probe_y, _ = next(iter(StreamBatches(train_ids, B, min(T, 16))))
         probe_threads(model, (probe_x.to(device), probe_y.to(device)), TBPTTLoss())  # a starting point
         tuner = AdaptiveThreads()
-        batches = tuner.wrap(stream)
+        batches = tuner.wrap(batches)
     elif isinstance(threads, int) and not isinstance(threads, bool):
         torch.set_num_threads(threads)
 
