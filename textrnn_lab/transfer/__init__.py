@@ -18,3 +18,47 @@ The encoder is :func:`textrnn_lab.layers.pretrained.load_encoder` (the packaged 
 training uses :mod:`textrnn_lab.training` (``BudgetSchedule``, threads, the loop); the char-LM is chapter 01's
 :mod:`textrnn_lab.lm`.
 """
+from ..layers.pretrained import embed_sentences, load_encoder
+from .baselines import ScratchRNNClassifier, ScratchTrainConfig, logistic_probe, scratch_predict, train_scratch
+from .batching import bucketed_batches, pad_batch, sorted_batches, tokenize
+from .classifier import freeze_encoder, head_logits, head_weights, trainable_parameters, unfreeze
+from .encoder_rnn import (
+    EncoderRNNClassifier,
+    EncoderRNNConfig,
+    EncoderRNNTrainConfig,
+    RNNHead,
+    TokenStates,
+    encode_token_states,
+    last_real_position,
+    train_rnn_head,
+)
+from .finetune import (
+    Evaluation,
+    FinetuneConfig,
+    FinetuneResult,
+    classify_texts,
+    evaluate_classifier,
+    finetune,
+    load_classifier,
+    load_finetuned,
+    reset_head,
+    save_finetuned,
+    set_label_names,
+    text_probabilities,
+)
+from .generation import SmallTextConfig, SmallTextRun, continue_training, shared_vocab
+from .metrics import accuracy, confusion_matrix, format_confusion, macro_f1, per_class_f1
+from .pooling import mean_pool
+from .tabular import LabelledTexts, check_classes, read_labelled_texts, stratified_sample, stratified_split
+
+__all__ = [
+    "EncoderRNNClassifier", "EncoderRNNConfig", "EncoderRNNTrainConfig", "Evaluation", "FinetuneConfig",
+    "FinetuneResult", "LabelledTexts", "RNNHead", "ScratchRNNClassifier", "ScratchTrainConfig", "SmallTextConfig",
+    "SmallTextRun", "TokenStates", "accuracy", "bucketed_batches", "check_classes", "classify_texts",
+    "confusion_matrix", "continue_training", "embed_sentences", "encode_token_states", "evaluate_classifier",
+    "finetune", "format_confusion", "freeze_encoder", "head_logits", "head_weights", "last_real_position",
+    "load_classifier", "load_encoder", "load_finetuned", "logistic_probe", "macro_f1", "mean_pool", "pad_batch",
+    "per_class_f1", "read_labelled_texts", "reset_head", "save_finetuned", "scratch_predict", "set_label_names",
+    "shared_vocab", "sorted_batches", "stratified_sample", "stratified_split", "text_probabilities", "tokenize",
+    "train_rnn_head", "train_scratch", "trainable_parameters", "unfreeze",
+]
