@@ -6,17 +6,33 @@ Modules, in reading order (each is a section of the chapter):
 * :mod:`.alignment`: additive (Bahdanau) and dot-product / general (Luong) attention of a decoder over its source.
 * :mod:`.scaled`: scaled dot-product attention and multi-head self-attention, written out.
 * :mod:`.causal`: chapter 01's attention over past states as causal self-attention.
+* :mod:`.textdata`: labelled sentences (positive / negative) as padded rows of word ids.
+* :mod:`.classifier`: a self-attention text classifier in PyTorch, its parameters counted layer by layer.
+* :mod:`.keras_classifier`: the same classifier in Keras 3 (imported only when used; not re-exported here).
 
 Built on chapter 06's encoder-decoder (:mod:`textrnn_lab.seq2seq`) and chapter
 01's language model (:mod:`textrnn_lab.lm`).
 """
 from .alignment import KINDS, AdditiveAttention, DotProductAttention, attend, build_attention
 from .causal import past_attention_weights, window_mask
+from .classifier import (
+    ClassifierRun,
+    SelfAttentionClassifier,
+    SelfAttentionClassifierConfig,
+    classifier_loss,
+    masked_mean,
+    parameter_table,
+    predict_proba,
+    train_classifier,
+)
 from .masks import causal_mask, masked_softmax, padding_mask
 from .scaled import MultiHeadSelfAttention, multihead_parameter_count, scaled_dot_product_attention
+from .textdata import CLASSES, SentimentSplits, sentiment_splits
 
 __all__ = [
-    "KINDS", "AdditiveAttention", "DotProductAttention", "MultiHeadSelfAttention", "attend", "build_attention",
-    "causal_mask", "masked_softmax", "multihead_parameter_count", "padding_mask", "past_attention_weights",
-    "scaled_dot_product_attention", "window_mask",
+    "CLASSES", "KINDS", "AdditiveAttention", "ClassifierRun", "DotProductAttention", "MultiHeadSelfAttention",
+    "SelfAttentionClassifier", "SelfAttentionClassifierConfig", "SentimentSplits", "attend", "build_attention",
+    "causal_mask", "classifier_loss", "masked_mean", "masked_softmax", "multihead_parameter_count", "padding_mask",
+    "parameter_table", "past_attention_weights", "predict_proba", "scaled_dot_product_attention",
+    "sentiment_splits", "train_classifier", "window_mask",
 ]
