@@ -75,7 +75,7 @@ def cmd_finetune(args: argparse.Namespace) -> int:
     minutes = args.minutes if args.minutes is not None or args.epochs is not None else DEFAULT_MINUTES
     config = FinetuneConfig(max_seconds=minutes * 60 if minutes is not None else None, epochs=args.epochs,
                             encoder=args.encoder, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-                            max_length=args.max_length, threads=args.threads, evals=5)
+                            max_length=args.max_length, threads=args.threads)
     budget = f"{minutes:g} min" if minutes is not None else f"{args.epochs:g} epoch(s)"
     _info(f"fine-tuning {args.encoder or 'all-MiniLM-L6-v2 (offline)'} for {budget} on {args.device}")
     result = finetune(train, config, test=test, device=args.device, progress=not args.quiet)

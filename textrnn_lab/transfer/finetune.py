@@ -53,6 +53,8 @@ class FinetuneConfig(TrainConfig):
     ``encoder``: ``None`` is the packaged all-MiniLM-L6-v2; a directory or a hub name
     otherwise. ``freeze_embeddings`` keeps the word vectors fixed (faster, as accurate).
     ``threads``: CPU threads; ``None`` adapts between one and all cores as the load changes.
+    With ``progress``, :func:`finetune` reports the training loss at 5 points of the budget
+    unless ``evals`` or ``eval_every`` say otherwise.
     """
 
     max_seconds: float | None = 180.0
@@ -235,7 +237,8 @@ def finetune(train: LabelledTexts, config: FinetuneConfig | None = None, *, test
     start = time.perf_counter()
     history = fit(model, batches, _loss, config, optimizer=optimizer, scheduler=schedule, device=target,
                   progress=progress, max_steps=max_steps, max_seconds=max_seconds,
-                  evals=(config.evals or None), eval_every=config.eval_every)
+                  evals=config.evals or (None if config.eval_every or not progress else 5),
+                  eval_every=config.eval_every)
     train_seconds = time.perf_counter() - start
     model.eval()
     for param in model.parameters():   # a saved model is a plain model: everything trainable again

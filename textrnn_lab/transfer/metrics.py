@@ -50,8 +50,10 @@ def macro_f1(y_true: Sequence[int], y_pred: Sequence[int], num_classes: int) -> 
 def format_confusion(matrix: torch.Tensor, label_names: Sequence[str]) -> str:
     """The confusion matrix as a text table: one row per true class, one column per predicted class."""
     names = [str(n) for n in label_names]
-    width = max([len(n) for n in names] + [len(str(int(matrix.max()))) if matrix.numel() else 1, 4])
-    head = "true \\ predicted".ljust(width) + " " + " ".join(n[:width].rjust(width) for n in names)
-    rows = [n[:width].ljust(width) + " " + " ".join(str(int(v)).rjust(width) for v in row)
+    corner = "true \\ predicted"
+    first = max([len(n) for n in names] + [len(corner)])
+    width = max([len(n) for n in names] + [len(str(int(matrix.max()))) if matrix.numel() else 1])
+    head = corner.ljust(first) + "  " + " ".join(n.rjust(width) for n in names)
+    rows = [n.ljust(first) + "  " + " ".join(str(int(v)).rjust(width) for v in row)
             for n, row in zip(names, matrix.tolist())]
     return "\n".join([head, *rows])
