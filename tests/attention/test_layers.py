@@ -12,7 +12,7 @@ from textrnn_lab.attention import (
     AdditiveAttention,
     DotProductAttention,
     MultiHeadSelfAttention,
-    build_attention,
+    make_attention,
     causal_mask,
     masked_softmax,
     multihead_parameter_count,
@@ -115,7 +115,7 @@ def test_multihead_parameter_count_for_full_size_heads():
 @pytest.mark.parametrize("kind", ["additive", "dot", "general", "scaled"])
 def test_decoder_attention_signature_and_masks(kind):
     torch.manual_seed(3)
-    attn = build_attention(kind, 6)
+    attn = make_attention(kind, 6)
     query, keys = torch.randn(2, 6), torch.randn(2, 5, 6)
     mask = padding_mask(torch.tensor([5, 2]), 5)
     context, weights = attn(query, keys, mask)
@@ -144,8 +144,8 @@ def test_additive_attention_parameters_and_bad_input():
     with pytest.raises(CourseError, match="query"):
         attn(torch.randn(2, 3, 4), torch.randn(2, 5, 6))
     with pytest.raises(CourseError, match="unknown attention kind"):
-        build_attention("cosine", 4)
-    assert build_attention("none", 4) is None
+        make_attention("cosine", 4)
+    assert make_attention("none", 4) is None
 
 
 # --------------------------------------------------------------------------- chapter 01, placed in the picture

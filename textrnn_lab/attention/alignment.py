@@ -32,7 +32,7 @@ from torch import nn
 from ..errors import CourseError
 from .masks import masked_softmax
 
-#: the attention kinds :func:`build_attention` knows, as the notebook names them
+#: the attention kinds :func:`make_attention` knows, as the notebook names them
 KINDS = ("none", "additive", "dot", "general", "scaled")
 
 
@@ -92,7 +92,7 @@ class DotProductAttention(nn.Module):
         return attend(scores, keys, mask)
 
 
-def build_attention(kind: str, hidden_size: int) -> nn.Module | None:
+def make_attention(kind: str, hidden_size: int) -> nn.Module | None:
     """An attention module for a decoder of ``hidden_size`` over keys of the same size; ``None`` for "none"."""
     key = str(kind).lower()
     if key == "none":
