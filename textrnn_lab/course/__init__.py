@@ -9,5 +9,7 @@ Modules, in reading order:
 * :mod:`.summary`: running several chapters and writing ``summary.md`` / ``summary.json``.
 * :mod:`.release`: student notebooks in ``chapters/`` generated from ``solutions/``.
 * :mod:`.doctor`: is this machine ready (packages, device, data, models)?
+* :mod:`.lab`: JupyterLab as ``make lab`` starts it (fixed address, quiet start, stable kernel name).
+* :mod:`.site`: the executed notebooks as a static web site (``make site``).
 * :mod:`.cli`: the ``textrnn-lab`` command.
 """

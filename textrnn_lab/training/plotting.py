@@ -79,3 +79,38 @@ def save_figure(fig, path: str | os.PathLike, dpi: int = 120) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=dpi, bbox_inches="tight")
     return path
+
+
+#: the style of every cell of :func:`text_columns_html`: JupyterLab right-aligns ``td``/``th`` and lets ``pre``
+#: break words anywhere, so each cell says how it is laid out instead of inheriting that
+_TEXT_CELL_STYLE = ("text-align:left;vertical-align:top;padding:4px 8px;border:1px solid #ddd;"
+                    "white-space:normal;word-break:normal;overflow-wrap:normal")
+_TEXT_BODY_STYLE = ("text-align:left;white-space:pre-wrap;word-break:normal;overflow-wrap:break-word;"
+                    "font-family:monospace;font-size:{font_px}px;line-height:1.35;margin:0")
+
+
+def text_columns_html(columns: Mapping[str, str], notes: Mapping[str, str] | None = None, font_px: int = 13) -> str:
+    """Texts side by side as an HTML table, for generated samples people compare by reading.
+
+    ``columns`` maps a heading to its text; ``notes`` (optional) a heading to a
+    short line printed under it. Text is left-aligned, wraps only between
+    words (a word longer than its column is the one exception), keeps its line
+    breaks, and is HTML-escaped. Every column gets the same width.
+    """
+    import html
+
+    if not columns:
+        raise ValueError("text_columns_html needs at least one column")
+    notes = notes or {}
+    width = f"{100 / len(columns):.2f}%"
+    body = _TEXT_BODY_STYLE.format(font_px=int(font_px))
+    head = "".join(
+        f"<th style='{_TEXT_CELL_STYLE};width:{width}'>{html.escape(str(title))}"
+        + (f"<br><small>{html.escape(str(notes[title]))}</small>" if title in notes else "")
+        + "</th>"
+        for title in columns
+    )
+    row = "".join(f"<td style='{_TEXT_CELL_STYLE}'><div class='textrnn-text' style='{body}'>"
+                  f"{html.escape(str(text))}</div></td>" for text in columns.values())
+    return (f"<table class='textrnn-columns' style='table-layout:fixed;width:100%;border-collapse:collapse'>"
+            f"<tr>{head}</tr><tr>{row}</tr></table>")
