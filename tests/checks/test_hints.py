@@ -1,8 +1,9 @@
 """Hints come in stages, follow what failed, and never hold the solution.
 
 Every registered check of every chapter is compared with every solution region of
-``solutions/``: no hint may contain a line or a call of a solution, nor any Python
-call syntax at all (a hint explains in words; the student writes the code).
+``solutions/``: no hint may contain a line or a call of a solution, nor code
+(a method call, a slice, a keyword argument, a library function): a hint explains
+the idea in words and, at a later stage, the shape or the formula in maths notation.
 """
 from __future__ import annotations
 
@@ -18,7 +19,10 @@ from textrnn_lab import checks
 
 ROOT = Path(__file__).resolve().parents[2]
 SOLUTION = re.compile(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", re.S)
-CALL = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*\(")  # name( or obj.method( : code, not prose
+# Code, not prose or a formula: a dotted call (obj.method(...), torch.x(...)), a slice (ids[:n]),
+# or a keyword argument (dim=-1). A formula in maths notation, log(1 - D(G(z))), is a fair later stage.
+CALL = re.compile(r"\b[A-Za-z_]\w*\.[A-Za-z_]\w*\s*\(|\.[A-Za-z_]\w*_\(|\b\w+\[[^\]]*:[^\]]*\]"
+                  r"|\(\s*\w+=|,\s*\w+=[\w\-\"']")
 DOTTED = re.compile(r"\b(?:torch|np|numpy|math|F|nn|keras|tf)\.[A-Za-z_]")
 
 
