@@ -24,6 +24,7 @@ chapter with each other, not with published FIDs.
 from __future__ import annotations
 
 import math
+import pickle
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -109,7 +110,7 @@ def load_or_train_classifier(train_images: torch.Tensor, train_labels: torch.Ten
             model = DigitClassifier(config, train_images.shape[1])
             model.load_state_dict(state)
             return model.eval()
-        except (OSError, RuntimeError, KeyError, ValueError, EOFError):
+        except (OSError, RuntimeError, KeyError, ValueError, EOFError, pickle.UnpicklingError):
             pass  # trained again below
     model = train_classifier(train_images, train_labels, config)
     try:
