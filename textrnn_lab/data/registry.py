@@ -41,6 +41,11 @@ VADER_COLUMNS = ("id", "domain", "rating", "label", "text")
 NER_COLUMNS = ("id", "domain", "rating", "label", "text", "words", "tags")
 NER_ENTITY_TYPES = ("PER", "ORG", "LOC", "MISC")
 NER_TAGS = ("O", *(f"{prefix}-{kind}" for kind in NER_ENTITY_TYPES for prefix in ("B", "I")))
+# spaCy's entity labels -> the four types (numbers, dates, money, times are not names: left out)
+NER_TYPE_OF = {
+    "PERSON": "PER", "ORG": "ORG", "GPE": "LOC", "LOC": "LOC", "FAC": "LOC",
+    "NORP": "MISC", "PRODUCT": "MISC", "EVENT": "MISC", "WORK_OF_ART": "MISC", "LANGUAGE": "MISC", "LAW": "MISC",
+}
 
 
 def austen_header(title: str) -> str:
