@@ -187,12 +187,14 @@ def _mistake(args, weights, got: float, _ce=F.cross_entropy) -> str | None:
     w = weights or (1.0, 1.0)
     sentence = float(_ce(sentence_logits, sentence_labels))
     keep = token_labels != IGNORE_INDEX
+    close = lambda a, b: abs(a - b) <= 1e-4 * max(1.0, abs(b))  # noqa: E731
     if not bool(keep.any()):
-        return "empty" if not math.isfinite(got) else None
+        if not math.isfinite(got):
+            return "empty"
+        return "weights" if close(got, w[1] * sentence) and not close(w[0], w[1]) else None
     per_token = _ce(token_logits.reshape(-1, token_logits.shape[-1]), token_labels.clamp(min=0).reshape(-1),
                     reduction="none").reshape(token_labels.shape) * keep
     token = float(per_token.sum() / keep.sum())
-    close = lambda a, b: abs(a - b) <= 1e-4 * max(1.0, abs(b))  # noqa: E731
     if close(got, w[1] * sentence + w[0] * token) and not close(w[0], w[1]):
         return "weights"
     if close(got, w[0] * sentence + w[1] * float(per_token.sum() / keep.numel())) or \
