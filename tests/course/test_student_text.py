@@ -51,3 +51,31 @@ def test_chapter_00_teaches_how_to_switch_to_smoke_mode():
     before = "\n".join(c.source for c in nb.cells[:params] if c.cell_type == "markdown")
     # the steps the browser test follows (tests/course/test_browser.py): edit the line, then Run All
     assert "`SMOKE = True`" in before and "Run All" in before and "`SMOKE = False`" in before
+
+
+def _shell_blocks(text: str):
+    return re.findall(r"```(?:bash|sh|console|shell)\n(.*?)```", text, re.S)
+
+
+def _calls_bare_command(block: str) -> bool:
+    return any(re.match(r"(\$ )?textrnn-lab\b", line.strip()) for line in block.splitlines())
+
+
+ACTIVATE = re.compile(r"source \.venv/bin/activate|\.venv/bin/textrnn-lab")
+
+
+def test_readme_says_how_to_reach_the_commands_in_the_environment():
+    # `textrnn-lab doctor` as the README wrote it was "command not found": .venv/bin is not on PATH
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "source .venv/bin/activate" in readme and ".venv/bin/textrnn-lab doctor" in readme
+    for block in _shell_blocks(readme):
+        if _calls_bare_command(block):
+            assert "source .venv/bin/activate" in block.split("textrnn-lab")[0], block
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=[p.stem for p in CHAPTERS])
+def test_a_terminal_command_in_a_chapter_says_how_to_reach_it(path):
+    nb = nbformat.read(path, as_version=4)
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type == "markdown" and any(_calls_bare_command(b) for b in _shell_blocks(cell.source)):
+            assert ACTIVATE.search(cell.source), f"{path.name} cell {index}: bare textrnn-lab, no word on .venv/bin"
