@@ -8,7 +8,10 @@ Modules, in reading order (each is a section of the chapter):
 * :mod:`.model`: ``Seq2SeqConfig``, ``Encoder``, ``Decoder`` (one ``step`` at a time), ``Seq2Seq``.
 * :mod:`.decoding`: ``greedy_decode``, ``beam_search`` and its pruning step ``prune_beams``.
 * :mod:`.train`: ``Seq2SeqTrainConfig``, the masked loss, ``train_seq2seq`` (the shared ``fit``, a step
-  budget), ``evaluate_by_length``.
+  budget), ``evaluate_by_length`` (free running, and teacher-forced token accuracy beside it).
+* :mod:`.classifier`: question 8c's "encoder-decoder classifier" as what it is, an encoder with a
+  classification head, in PyTorch (``EncoderClassifier``), trained on the shipped VADER sentences.
+* :mod:`.keras_classifier`: the same classifier in Keras 3 (imported only when used; TensorFlow or torch backend).
 
 Built on :mod:`textrnn_lab.layers.rnn` (``build_rnn``) and :mod:`textrnn_lab.training` (``fit``).
 
@@ -43,8 +46,26 @@ The interface chapter 07 (attention) builds on, unchanged from here on:
 Shapes: ``B`` batch, ``S`` source positions, ``T`` target positions, ``E`` embedding, ``H`` hidden units,
 ``L`` layers, ``V`` target vocabulary, ``K`` beams.
 """
+from .classifier import (
+    ClassifierResult,
+    ClassifierTrainConfig,
+    EncoderClassifier,
+    EncoderClassifierConfig,
+    LabelledSplit,
+    labelled_split,
+    train_encoder_classifier,
+)
 from .decoding import DecodeResult, beam_search, greedy_decode, next_token_log_probs, prune_beams
-from .model import ATTENTION, Decoder, Encoder, Seq2Seq, Seq2SeqConfig, build_attention, register_attention
+from .model import (
+    ATTENTION,
+    Decoder,
+    Encoder,
+    Seq2Seq,
+    Seq2SeqConfig,
+    build_attention,
+    decoder_step,
+    register_attention,
+)
 from .task import (
     NumberWordsTask,
     Seq2SeqBatch,
@@ -65,15 +86,17 @@ from .train import (
     make_loss_fn,
     predict,
     sequence_loss,
+    teacher_forced_accuracy,
     train_seq2seq,
 )
 from .vocab import TokenVocab
 
 __all__ = [
-    "ATTENTION", "DecodeResult", "Decoder", "Encoder", "NumberWordsTask", "Seq2Seq", "Seq2SeqBatch",
+    "ATTENTION", "ClassifierResult", "ClassifierTrainConfig", "DecodeResult", "Decoder", "Encoder",
+    "EncoderClassifier", "EncoderClassifierConfig", "LabelledSplit", "NumberWordsTask", "Seq2Seq", "Seq2SeqBatch",
     "Seq2SeqConfig", "Seq2SeqRun", "Seq2SeqTaskConfig", "Seq2SeqTrainConfig", "TokenVocab", "beam_search",
-    "build_attention", "default_model_config", "evaluate_by_length", "greedy_decode", "make_batch",
-    "make_loss_fn", "next_token_log_probs", "number_to_words", "pad_batch", "predict", "prune_beams",
-    "register_attention", "sequence_loss", "source_tokens", "source_vocab", "target_tokens", "target_vocab",
-    "train_seq2seq",
+    "build_attention", "decoder_step", "default_model_config", "evaluate_by_length", "greedy_decode",
+    "labelled_split", "make_batch", "make_loss_fn", "next_token_log_probs", "number_to_words", "pad_batch",
+    "predict", "prune_beams", "register_attention", "sequence_loss", "source_tokens", "source_vocab",
+    "target_tokens", "target_vocab", "teacher_forced_accuracy", "train_encoder_classifier", "train_seq2seq",
 ]

@@ -107,6 +107,20 @@ class Encoder(nn.Module):
         return outputs, state
 
 
+def decoder_step(y_prev: torch.Tensor, state: torch.Tensor, embedding: torch.Tensor, gru: nn.GRU,
+                 out_weight: torch.Tensor, out_bias: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """One decoder step without attention, written with plain tensors (what :meth:`Decoder.step` does in eval mode).
+
+    ``y_prev [B]`` ids of the previous tokens, ``state [L, B, H]``, ``embedding [V, E]``
+    (the rows are the tokens' vectors), ``gru`` a ``batch_first`` ``nn.GRU(E, H, L)``,
+    ``out_weight [V, H]``, ``out_bias [V]`` -> ``(logits [B, V], new state [L, B, H])``.
+    """
+    x = embedding[y_prev]                                  # [B, E]: one row per previous token
+    output, state = gru(x.unsqueeze(1), state)             # output [B, 1, H] (one time step), state [L, B, H]
+    logits = output.squeeze(1) @ out_weight.T + out_bias   # [B, V]: the top layer's new state, projected
+    return logits, state
+
+
 class Decoder(nn.Module):
     """Writes the target one token at a time from a state; optionally attends over the encoder's outputs.
 

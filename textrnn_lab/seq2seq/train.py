@@ -30,6 +30,7 @@ from ..runtime.device import get_device
 from ..runtime.seeding import seed_everything
 from ..training.config import TrainConfig
 from ..training.loop import History, fit
+from ..training.threads import AdaptiveThreads
 from .decoding import beam_search, greedy_decode
 from .model import Seq2Seq, Seq2SeqConfig
 from .task import NumberWordsTask, Seq2SeqBatch, source_tokens
@@ -37,7 +38,11 @@ from .task import NumberWordsTask, Seq2SeqBatch, source_tokens
 
 @dataclass
 class Seq2SeqTrainConfig(TrainConfig):
-    """A training run: the shared budget fields plus the batch size, teacher forcing and the seed."""
+    """A training run: the shared budget fields plus the batch size, teacher forcing and the seed.
+
+    ``threads``: CPU threads for PyTorch; ``"auto"`` measures one against all
+    while training (small recurrent models are often faster on one thread of a busy machine).
+    """
 
     max_steps: int | None = 1500
     lr: float = 3e-3
@@ -46,6 +51,7 @@ class Seq2SeqTrainConfig(TrainConfig):
     batch_size: int = 64
     teacher_forcing_ratio: float = 1.0
     seed: int = 0
+    threads: int | str = "auto"
 
     def __post_init__(self):
         super().__post_init__()
@@ -53,6 +59,9 @@ class Seq2SeqTrainConfig(TrainConfig):
             raise CourseError(f"batch_size must be a whole number >= 1, not {self.batch_size!r}.")
         if not 0.0 <= float(self.teacher_forcing_ratio) <= 1.0:
             raise CourseError(f"teacher_forcing_ratio is a probability in [0, 1], not {self.teacher_forcing_ratio!r}.")
+        if self.threads != "auto" and (isinstance(self.threads, bool) or not isinstance(self.threads, int)
+                                       or self.threads < 1):
+            raise CourseError(f"threads is 'auto' or a whole number >= 1, not {self.threads!r}.")
 
 
 def sequence_loss(logits: torch.Tensor, tgt_out: torch.Tensor, tgt_mask: torch.Tensor) -> tuple[torch.Tensor, dict]:
@@ -126,9 +135,18 @@ def train_seq2seq(task: NumberWordsTask, train_config: Seq2SeqTrainConfig | None
     device = get_device(device) if not isinstance(device, torch.device) else device
     start = time.perf_counter()
     base = {f: getattr(train_config, f) for f in TrainConfig.__dataclass_fields__}
-    history = fit(model, task.batches(train_config.batch_size, seed=train_config.seed * 1_000_003 + 17),
-                  make_loss_fn(train_config.teacher_forcing_ratio, train_config.seed), TrainConfig(**base),
-                  val_data=val_data, device=device, progress=progress)
+    batches = task.batches(train_config.batch_size, seed=train_config.seed * 1_000_003 + 17)
+    threads_before = torch.get_num_threads()
+    if device.type == "cpu" and train_config.threads == "auto":
+        batches = AdaptiveThreads().wrap(batches)
+    elif device.type == "cpu":
+        torch.set_num_threads(int(train_config.threads))
+    try:
+        history = fit(model, batches, make_loss_fn(train_config.teacher_forcing_ratio, train_config.seed),
+                      TrainConfig(**base), val_data=val_data, device=device, progress=progress)
+    finally:
+        if device.type == "cpu" and train_config.threads != "auto":
+            torch.set_num_threads(threads_before)
     model.eval()
     return Seq2SeqRun(model, history, task, model_config, train_config, time.perf_counter() - start)
 
@@ -157,25 +175,51 @@ def predict(model: Seq2Seq, task: NumberWordsTask, sources: list[str], *, beam_s
     return out
 
 
+@torch.no_grad()
+def teacher_forced_accuracy(model: Seq2Seq, task: NumberWordsTask, sources: list[str], targets: list[str],
+                            batch_size: int = 256) -> float:
+    """Share of target tokens predicted right when the decoder is given the *true* previous tokens.
+
+    Set beside the free-running token accuracy, the difference is what the
+    model's own mistakes cost it once it has to read them back (exposure bias).
+    """
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    right = total = 0.0
+    try:
+        for i in range(0, len(sources), batch_size):
+            batch = task.batch(sources[i:i + batch_size], targets[i:i + batch_size])
+            logits = model(batch.src.to(device), batch.src_lengths.to(device), batch.tgt_in.to(device))  # [B, T, V]
+            mask = batch.tgt_mask.to(device)
+            right += float(((logits.argmax(-1) == batch.tgt_out.to(device)) & mask).sum())
+            total += float(mask.sum())
+    finally:
+        model.train(was_training)
+    return right / total
+
+
 def evaluate_by_length(model: Seq2Seq, test_set: Mapping[int, tuple[list[str], list[str]]],
                        task: NumberWordsTask | None = None, *, beam_size: int = 1,
-                       max_len: int | None = None) -> list[dict]:
+                       max_len: int | None = None, teacher_forced: bool = False) -> list[dict]:
     """Free-running accuracy per number of digits: exact match and per token (digits and ``<eos>``).
 
-    Returns one row per length: ``digits``, ``n``, ``source_words`` (mean), ``exact``, ``token_acc``.
+    Returns one row per length: ``digits``, ``n``, ``source_words`` (mean), ``exact``, ``token_acc``,
+    and with ``teacher_forced`` also ``forced_token_acc`` (:func:`teacher_forced_accuracy`).
     """
     task = task or NumberWordsTask()
     rows = []
     for digits, (sources, targets) in sorted(test_set.items()):
         predicted = predict(model, task, sources, beam_size=beam_size, max_len=max_len)
-        eos = task.tgt_vocab.eos_id
         tok = [_token_accuracy(task.tgt_vocab.encode(list(p), eos=True), task.tgt_vocab.encode(list(t), eos=True))
                for p, t in zip(predicted, targets)]
-        rows.append({
+        row = {
             "digits": int(digits), "n": len(sources),
             "source_words": sum(len(source_tokens(s)) for s in sources) / len(sources),
             "exact": sum(p == t for p, t in zip(predicted, targets)) / len(sources),
             "token_acc": sum(tok) / len(tok),
-        })
-        del eos
+        }
+        if teacher_forced:
+            row["forced_token_acc"] = teacher_forced_accuracy(model, task, sources, targets)
+        rows.append(row)
     return rows
