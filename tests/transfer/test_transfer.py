@@ -118,6 +118,9 @@ def test_stratified_sample_is_exact():
     for size in (1, 7, 10, 50, 99, 100):
         rows = stratified_sample(labels, size, seed=0)
         assert len(rows) == size == len(set(rows))
+    for labels_case in ([0] * 2 + [1] * 98, [0, 1, 1, 2, 2, 2, 3], [3] * 5 + [0]):   # rare and saturated classes
+        for size in range(1, len(labels_case) + 1):
+            assert len(set(stratified_sample(labels_case, size, seed=size))) == size
     rows = stratified_sample(labels, 10, seed=0)
     assert sum(labels[i] for i in rows) == 3
     with pytest.raises(DataError):

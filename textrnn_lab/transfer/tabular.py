@@ -164,6 +164,8 @@ def stratified_sample(labels: Sequence[int], size: int, seed: int = 0) -> list[i
             break
         if quota[y] < len(by_class[y]):
             quota[y] += 1
+    for y in classes:                  # classes already full leave room to the others
+        quota[y] += min(len(by_class[y]) - quota[y], size - sum(quota.values()))
     chosen = []
     for y in classes:
         rows = by_class[y]
