@@ -384,6 +384,10 @@ def test_student_copy_in_jupyterlab(lab_server, browser, name):
             f"PASS ({colour}), FAIL ({fail_colour}) and text ({body_colour}) are told apart by colour"
         _shot(cells.nth(last_test), f"{stem}_fail.png")
 
+        # still no pop-up after all that time (the news question comes a few seconds after the page loads)
+        toasts = page.locator(".Toastify__toast").all_text_contents()
+        assert not toasts, f"a notification covers the notebook: {toasts}"
+
         # saving keeps the kernel's name in the notebook's metadata
         page.keyboard.press("Control+s")
         page.wait_for_timeout(1500)

@@ -192,7 +192,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     prepare()
     trust()
     print(f"JupyterLab on {paths.chapters_dir()}: {lab_url()}", flush=True)
-    return subprocess.call(lab_command(extra=args), env=lab_env())
+    command = lab_command(extra=args)
+    if os.name == "posix":
+        # JupyterLab takes this process's place, so Ctrl-C reaches it alone (no traceback from a parent)
+        os.execve(command[0], command, lab_env())
+    return subprocess.call(command, env=lab_env())  # pragma: no cover - Windows
 
 
 if __name__ == "__main__":  # pragma: no cover
