@@ -27,6 +27,7 @@ from .classify import (
     bag_of_words_accuracy,
     embedding_matrix,
     oov_rate,
+    seed_gap,
     sentiment_split,
     train_classifier,
 )
@@ -54,7 +55,7 @@ __all__ = [
     "bag_of_words_accuracy", "char_ngrams", "corpus_sentences", "cosine_matrix", "cosine_top_k", "count_words",
     "edits1", "embedding_matrix", "evaluate_misspellings", "frequent_words", "gensim_ngrams", "glove_files",
     "in_vocabulary", "load_glove", "lookup", "make_misspellings", "misspell", "nearest_words", "ngram_row",
-    "ngram_table", "oov_rate", "oov_vector", "rank_of", "ranks_of", "read_analogies", "sentiment_split",
+    "ngram_table", "oov_rate", "oov_vector", "rank_of", "ranks_of", "read_analogies", "seed_gap", "sentiment_split",
     "spelling_candidates", "split_sentences", "summarise_ranks", "train_classifier", "train_fasttext",
     "train_vectors", "train_word2vec", "training_sentences", "unit_rows", "word_in_context", "word_pieces",
     "word_tokens",
