@@ -89,10 +89,33 @@ def batch_indices(n: int, batch_size: int, seed: int | None = 0, drop_last: bool
             yield order[start:start + batch_size]
 
 
+def bucketed_indices(lengths: torch.Tensor, batch_size: int, seed: int = 0, pool: int = 32
+                     ) -> Iterator[torch.Tensor]:
+    """Endless shuffled batches of sentences of similar length: less padding, so less work per step.
+
+    Each pass shuffles the sentences, sorts every pool of ``pool * batch_size`` of
+    them by length, cuts the pools into batches and shuffles the batches.
+    """
+    n = int(lengths.shape[0])
+    if n < 1 or batch_size < 1:
+        raise CourseError(f"need at least one sentence and a batch size >= 1 (got {n} and {batch_size}).")
+    generator = torch.Generator().manual_seed(int(seed))
+    span = max(1, pool) * batch_size
+    while True:
+        order = torch.randperm(n, generator=generator)
+        batches = []
+        for start in range(0, n, span):
+            chunk = order[start:start + span]
+            chunk = chunk[torch.argsort(lengths[chunk], descending=True, stable=True)]
+            batches += [chunk[i:i + batch_size] for i in range(0, len(chunk), batch_size)]
+        for position in torch.randperm(len(batches), generator=generator).tolist():
+            yield batches[position]
+
+
 def trim(mask: torch.Tensor, *tensors: torch.Tensor) -> tuple[torch.Tensor, ...]:
     """Cut the padding columns that no row of the batch uses: ``mask [B, T]`` -> every tensor ``[B, T', ...]``."""
     length = int(mask.sum(dim=1).max()) if mask.numel() else 0
     return tuple(t[:, :max(1, length)] for t in (mask, *tensors))
 
 
-__all__ = ["EncodedSentences", "IGNORE_INDEX", "batch_indices", "encode_sentences", "trim"]
+__all__ = ["EncodedSentences", "IGNORE_INDEX", "batch_indices", "bucketed_indices", "encode_sentences", "trim"]

@@ -29,7 +29,7 @@ from ..runtime.device import get_device
 from ..runtime.seeding import seed_everything
 from ..training.config import TrainConfig
 from ..training.loop import History, evaluate, fit
-from .batching import EncodedSentences, batch_indices, trim
+from .batching import EncodedSentences, batch_indices, bucketed_indices, trim
 from .evaluation import evaluate_tasks
 from .loss import loss_parts
 from .model import FREEZE_MODES, MultiTaskConfig, MultiTaskModel, length_batches
@@ -39,9 +39,9 @@ from .model import FREEZE_MODES, MultiTaskConfig, MultiTaskModel, length_batches
 class MultiTaskTrainConfig(TrainConfig):
     """A training run of chapter 08: the shared budget fields, plus batches, loss weights and the freezing mode."""
 
-    max_steps: int | None = 200
-    lr: float = 1e-3              # the new heads
-    encoder_lr: float = 1e-4      # the pre-trained transformer layers
+    max_steps: int | None = 150
+    lr: float = 3e-3              # the new heads
+    encoder_lr: float = 3e-4      # the pre-trained transformer layers
     batch_size: int = 16
     sentence_weight: float = 1.0
     token_weight: float = 1.0
@@ -88,11 +88,18 @@ class MultiTaskRun:
 
 def task_batches(base: torch.Tensor, encoded: EncodedSentences, batch_size: int, seed: int | None = 0
                  ) -> Iterator[tuple[torch.Tensor, ...]]:
-    """Endless shuffled batches ``(hidden [B, T, H], mask [B, T], token_labels [B, T], sentence_labels [B])``."""
+    """Batches ``(hidden [B, T, H], mask [B, T], token_labels [B, T], sentence_labels [B])``, trimmed to their longest.
+
+    Endless, shuffled by ``seed`` and grouped by length (see :func:`.batching.bucketed_indices`);
+    ``seed=None``: one pass in order.
+    """
     if base.shape[:2] != encoded.input_ids.shape:
         raise CourseError(f"the base states {tuple(base.shape)} do not match the sentences "
                           f"{tuple(encoded.input_ids.shape)}.", hint="compute base_states from the same encoding")
-    for index in batch_indices(len(encoded), batch_size, seed=seed):
+    lengths = encoded.attention_mask.sum(dim=1)
+    order = batch_indices(len(encoded), batch_size, seed=None) if seed is None else \
+        bucketed_indices(lengths, batch_size, seed=seed)
+    for index in order:
         mask, hidden, labels = trim(encoded.attention_mask[index], base[index], encoded.token_labels[index])
         yield hidden, mask, labels, encoded.sentence_labels[index]
 
