@@ -61,13 +61,14 @@ def test_one_sigmoid_unit_uses_binary_cross_entropy():
 
 def test_sentiment_data_and_a_short_training_run_beat_chance():
     torch.set_num_threads(1)
-    data = sentiment_splits(vocab_size=600, max_length=16, max_examples=3000, seed=0)
+    data = sentiment_splits(vocab_size=1000, max_length=16, max_examples=4000, seed=0)
     assert data.train_ids.shape[1] == 16 and set(data.train_labels.tolist()) == {0, 1} and len(CLASSES) == 2
-    assert 0.05 < data.pad_fraction < 0.5 and int(data.train_ids.max()) < 600
-    config = SelfAttentionClassifierConfig(vocab_size=600, embed_dim=16, num_heads=2, key_dim=8, dense_units=16,
-                                           max_length=16)
-    run = train_classifier(config, data, steps=120, batch_size=32, lr=3e-3, seed=0)
-    assert run.test_acc > data.majority_accuracy + 0.05, (run.test_acc, data.majority_accuracy)
+    assert 0.05 < data.pad_fraction < 0.5 and int(data.train_ids.max()) < 1000
+    assert (data.train_ids != 0).any(dim=1).all()  # no row of padding only (Keras would average 0 / 0)
+    config = SelfAttentionClassifierConfig(vocab_size=1000, embed_dim=16, num_heads=2, key_dim=8, dense_units=16,
+                                           max_length=16, dropout=0.0)
+    run = train_classifier(config, data, steps=150, batch_size=32, lr=5e-3, seed=0)
+    assert run.test_acc > data.majority_accuracy + 0.04, (run.test_acc, data.majority_accuracy)
 
 
 def test_bad_input_is_one_clear_error():

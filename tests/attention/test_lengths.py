@@ -29,8 +29,11 @@ def test_compare_and_summarize_and_attention_map():
     torch.set_num_threads(1)
     task = NumberWordsTask(Seq2SeqTaskConfig(max_digits=3))
     test = task.test_set(10)
+    models = {}
     rows = compare_by_length(task, test, kinds=("none", "dot"), seeds=(0, 1),
-                             train_config=Seq2SeqTrainConfig(max_steps=5, batch_size=16), hidden_size=16)
+                             train_config=Seq2SeqTrainConfig(max_steps=5, batch_size=16), hidden_size=16,
+                             models=models)
+    assert sorted(models) == [("dot", 0), ("dot", 1), ("none", 0), ("none", 1)]
     assert len(rows) == 2 * 2 * 3 and {r["kind"] for r in rows} == {"none", "dot"}
     none = {r["parameters"] for r in rows if r["kind"] == "none"}
     dot = {r["parameters"] for r in rows if r["kind"] == "dot"}

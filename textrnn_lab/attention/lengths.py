@@ -45,10 +45,12 @@ for _kind in KINDS[1:]:
 
 def compare_by_length(task: NumberWordsTask, test_set: Mapping[int, tuple[list[str], list[str]]],
                       kinds: Sequence[str] = ("none", "additive", "dot"), seeds: Sequence[int] = (0, 1, 2),
-                      train_config: Seq2SeqTrainConfig | None = None, device="cpu", **model_overrides) -> list[dict]:
+                      train_config: Seq2SeqTrainConfig | None = None, device="cpu", models: dict | None = None,
+                      **model_overrides) -> list[dict]:
     """Train one model per (kind, seed) with the same budget; one row per (kind, seed, digits).
 
     A row: ``kind``, ``seed``, ``digits``, ``source_words``, ``exact``, ``token_acc``, ``parameters``, ``seconds``.
+    ``models``: a dict that receives each trained model under ``(kind, seed)``.
     """
     unknown = [k for k in kinds if k not in KINDS]
     if unknown:
@@ -62,6 +64,8 @@ def compare_by_length(task: NumberWordsTask, test_set: Mapping[int, tuple[list[s
             model_config = default_model_config(task, attention=kind, **model_overrides)
             run = train_seq2seq(task, replace(train_config, seed=int(seed)), model_config, device=device)
             params = count_parameters(run.model)
+            if models is not None:
+                models[(kind, int(seed))] = run.model
             for row in evaluate_by_length(run.model, test_set, task):
                 rows.append({"kind": kind, "seed": int(seed), **row, "parameters": params,
                              "seconds": round(run.seconds, 2)})

@@ -10,7 +10,9 @@
 The sentences are the shipped VADER ratings (``load_dataset("vader")``): movie
 reviews, editorials, tweets and product reviews rated from -4 to +4 by people;
 the sign of the rating is the label. The few with a mean rating of exactly 0
-(about 1.6 %) are left out, so the task is binary.
+(about 1.6 %) are left out, so the task is binary, and so are the four that hold
+no word at all ("!", "..."): a row of padding only has nothing to classify, and
+with the padding masked nothing to average (Keras's pooling would return 0 / 0).
 
 Shapes: N sentences, L ``max_length`` (every row padded or cut to it).
 """
@@ -22,7 +24,7 @@ import numpy as np
 import torch
 
 from ..data import load_dataset
-from ..data.vocab import WordVocab
+from ..data.vocab import WordVocab, word_tokens
 from ..errors import CourseError
 
 #: the labels, in id order
@@ -75,6 +77,7 @@ def sentiment_splits(vocab_size: int = 5000, max_length: int = 100, test_fractio
         raise CourseError(f"test_fraction must be between 0 and 1, not {test_fraction}.")
     frame = load_dataset("vader", domains=domains) if domains is not None else load_dataset("vader")
     frame = frame[frame["label"] != "neutral"]
+    frame = frame[frame["text"].map(lambda text: len(word_tokens(str(text))) > 0)]
     order = np.random.default_rng(seed).permutation(len(frame))
     if max_examples is not None:
         order = order[:max_examples]
