@@ -84,3 +84,15 @@ def test_keras_module_imports_no_keras_until_used():
 def test_keras_bad_backend_is_a_clear_error():
     with pytest.raises(CourseError, match="backend must be"):
         train_keras_classifier_on("jax-or-whatever")
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_masked_padding_leaves_the_keras_state_alone_on_each_backend(backend):
+    code = ("import json; from textrnn_lab.seq2seq.keras_classifier import padding_changes_the_state as p; "
+            "print('MOVED=' + json.dumps([p(True), p(False)]))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "KERAS_BACKEND": backend})
+    line = [x for x in out.stdout.splitlines() if x.startswith("MOVED=")]
+    assert line, out.stderr[-2000:]
+    masked, unmasked = json.loads(line[0][len("MOVED="):])
+    assert masked < 1e-6 < unmasked  # the question's unmasked LSTM ends on a state after the padding

@@ -22,6 +22,7 @@ from textrnn_lab.seq2seq import (
     register_attention,
     sequence_loss,
     source_tokens,
+    teacher_forced_accuracy,
     train_seq2seq,
 )
 from textrnn_lab.seq2seq import model as model_module
@@ -281,3 +282,26 @@ def test_a_short_run_learns_short_numbers_and_reports_by_length():
     rows = evaluate_by_length(run.model, test, task)
     assert [r["digits"] for r in rows] == [1, 2]
     assert rows[0]["exact"] > 0.8 and rows[1]["token_acc"] > 0.5
+
+
+def test_teacher_forced_accuracy_counts_real_tokens_only():
+    task, model = _model(seed=1)
+    sources, targets = task.sample(10, np.random.default_rng(2))
+    acc = teacher_forced_accuracy(model, task, sources, targets)
+    batch = task.batch(sources, targets)
+    with torch.no_grad():
+        pred = model(batch.src, batch.src_lengths, batch.tgt_in).argmax(-1)
+    want = float(((pred == batch.tgt_out) & batch.tgt_mask).sum()) / float(batch.tgt_mask.sum())
+    assert acc == pytest.approx(want)
+    rows = evaluate_by_length(model, {3: task.sample(5, np.random.default_rng(0), digits=3)}, task,
+                              teacher_forced=True)
+    assert set(rows[0]) >= {"digits", "n", "exact", "token_acc", "forced_token_acc", "source_words"}
+
+
+def test_train_config_rejects_bad_settings():
+    from textrnn_lab.seq2seq import Seq2SeqTrainConfig
+
+    with pytest.raises(CourseError, match="teacher_forcing_ratio"):
+        Seq2SeqTrainConfig(teacher_forcing_ratio=2.0)
+    with pytest.raises(CourseError, match="threads"):
+        Seq2SeqTrainConfig(threads=0)
