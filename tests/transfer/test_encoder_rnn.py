@@ -29,6 +29,7 @@ from textrnn_lab.transfer.encoder_rnn import (
     last_real_position,
     lengths_from_mask,
     predict_proba,
+    right_pad,
     train_rnn_head,
 )
 
@@ -230,3 +231,16 @@ def test_classifier_arguments_are_checked(tokenizer, encoder):
     head = RNNHead(EncoderRNNConfig(), 16)
     with pytest.raises(CourseError, match=r"\[B, T, 16\]"):
         head(torch.randn(2, 3, 8), torch.ones(2, 3))
+
+
+def test_right_pad_puts_each_sequence_first_and_zeros_after():
+    a, b = torch.ones(3, 2, dtype=torch.float64), torch.full((1, 2), 2.0, dtype=torch.float64)
+    states, mask = right_pad([a, b], pad_to=4)
+    assert states.shape == (2, 4, 2) and states.dtype == torch.float64
+    assert mask.tolist() == [[1, 1, 1, 0], [1, 0, 0, 0]] and mask.dtype == torch.long
+    assert torch.equal(states[0, :3], a) and torch.equal(states[1, 0], b[0]) and float(states[1, 1:].abs().sum()) == 0
+    assert right_pad([a, b])[0].shape == (2, 3, 2)
+    with pytest.raises(CourseError):
+        right_pad([])
+    with pytest.raises(CourseError, match="same E"):
+        right_pad([torch.ones(2, 3), torch.ones(2, 4)])

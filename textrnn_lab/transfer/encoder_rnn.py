@@ -197,6 +197,27 @@ class RNNHead(nn.Module):
         return self.classifier(self.dropout(summary))                           # [B, C]
 
 
+def right_pad(pieces: Sequence[torch.Tensor], pad_to: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Variable-length sequences ``[T_i, E]`` as one right-padded batch: ``(states [B, T, E], mask [B, T] long)``.
+
+    Row ``b`` holds sequence ``b`` then zeros; the mask is 1 on its ``T_i``
+    positions and 0 after. ``T`` is the longest ``T_i``, or ``pad_to`` if larger.
+    """
+    if not len(pieces):
+        raise CourseError("a batch needs at least one sequence.")
+    if any(p.ndim != 2 for p in pieces) or len({int(p.shape[1]) for p in pieces}) != 1:
+        raise CourseError("every sequence must be [T_i, E] with the same E.")
+    lengths = [int(p.shape[0]) for p in pieces]
+    steps = max(max(lengths), int(pad_to or 0))
+    first = pieces[0]
+    states = torch.zeros(len(pieces), steps, first.shape[1], dtype=first.dtype, device=first.device)  # [B, T, E]
+    mask = torch.zeros(len(pieces), steps, dtype=torch.long, device=first.device)                     # [B, T]
+    for row, (piece, n) in enumerate(zip(pieces, lengths)):
+        states[row, :n] = piece
+        mask[row, :n] = 1
+    return states, mask
+
+
 # --------------------------------------------------------------------------- the frozen encoder, cached
 
 
@@ -238,14 +259,7 @@ class TokenStates:
         index = [int(i) for i in (index.tolist() if isinstance(index, torch.Tensor) else index)]
         if not index:
             raise CourseError("a batch needs at least one text.")
-        lengths = [int(self.offsets[i + 1] - self.offsets[i]) for i in index]
-        steps = max(max(lengths), int(pad_to or 0))
-        states = torch.zeros(len(index), steps, self.embed_dim)               # [B, T, E]
-        mask = torch.zeros(len(index), steps, dtype=torch.long)               # [B, T]
-        for row, (i, n) in enumerate(zip(index, lengths)):
-            states[row, :n] = self.text(i)
-            mask[row, :n] = 1
-        return states, mask
+        return right_pad([self.text(i) for i in index], pad_to)
 
     def subset(self, index: Sequence[int] | torch.Tensor) -> "TokenStates":
         """A new cache holding texts ``index`` in that order."""
