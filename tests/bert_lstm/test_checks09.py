@@ -5,8 +5,7 @@ import pytest
 import torch
 
 from textrnn_lab import checks
-from textrnn_lab.bert_lstm.scoring import accuracy, macro_f1
-from textrnn_lab.transfer.encoder_rnn import last_real_position
+from textrnn_lab.transfer.encoder_rnn import last_real_position, right_pad
 
 
 @pytest.fixture(autouse=True)
@@ -71,59 +70,48 @@ def test_todo_is_todo():
         raise NotImplementedError()
 
     assert run("09.last_real_state", todo).status == "todo"
-    assert run("09.macro_f1", lambda y_true, y_pred: (_ for _ in ()).throw(NotImplementedError())).status == "todo"
+    assert run("09.right_pad", lambda pieces: (_ for _ in ()).throw(NotImplementedError())).status == "todo"
 
 
-# --------------------------------------------------------------------------- 09.macro_f1
+# --------------------------------------------------------------------------- 09.right_pad
 
 
-def test_macro_f1_passes_the_reference_and_scikit_learn():
-    from sklearn.metrics import f1_score
+def padded_with(pad, left=False, invert=False, mask_dtype=torch.long):
+    def func(pieces):
+        states, mask = right_pad(pieces)
+        if left:
+            steps = mask.shape[1]
+            states, mask = torch.zeros_like(states), torch.zeros_like(mask)
+            for b, piece in enumerate(pieces):
+                states[b, steps - piece.shape[0]:] = piece
+                mask[b, steps - piece.shape[0]:] = 1
+        states = states + pad * (1 - mask).unsqueeze(-1).to(states.dtype)
+        return states, (1 - mask if invert else mask).to(mask_dtype)
 
-    assert run("09.macro_f1", macro_f1).passed
-    assert run("09.macro_f1", lambda t, p: float(f1_score(t, p, average="macro", zero_division=0))).passed
-
-
-def test_macro_f1_mistakes_get_the_hint_for_them():
-    hints = checks.hint_stages("09.macro_f1")
-    result = run("09.macro_f1", accuracy)
-    assert result.status == "fail" and "accuracy" in result.message and result.hint == hints["accuracy"][0]
-
-    def weighted(y_true, y_pred):
-        from sklearn.metrics import f1_score
-
-        return float(f1_score(y_true, y_pred, average="weighted", zero_division=0))
-
-    checks._FAILURES.clear()
-    result = run("09.macro_f1", weighted)  # on the first case the weighted F1 happens to equal the accuracy
-    assert result.status == "fail" and result.hint in (hints["weighted"][0], hints["accuracy"][0])
-
-    def true_classes_only(y_true, y_pred):
-        return macro_f1(y_true, y_pred, sorted(set(y_true), key=str))
-
-    checks._FAILURES.clear()
-    result = run("09.macro_f1", true_classes_only)
-    assert result.status == "fail" and "left out" in result.message and result.hint == hints["classes"][0]
-
-    def micro(y_true, y_pred):
-        return 0.5
-
-    checks._FAILURES.clear()
-    result = run("09.macro_f1", micro)
-    assert result.status == "fail" and result.hint == hints["*"][0]
+    return func
 
 
-def test_macro_f1_that_changes_its_inputs_fails():
-    def sorts(y_true, y_pred):
-        value = macro_f1(y_true, y_pred)
-        y_true.sort(key=str)
-        return value
+def test_right_pad_passes_the_reference_and_accepts_boolean_or_float_masks():
+    assert run("09.right_pad", right_pad).passed
+    assert run("09.right_pad", padded_with(0.0, mask_dtype=torch.bool)).passed
+    assert run("09.right_pad", padded_with(0.0, mask_dtype=torch.float32)).passed
 
-    result = run("09.macro_f1", sorts)
-    assert result.status == "fail" and "changed the lists" in result.message
+
+def test_right_pad_mistakes_get_the_hint_for_them():
+    hints = checks.hint_stages("09.right_pad")
+    result = run("09.right_pad", padded_with(0.0, left=True))
+    assert result.status == "fail" and "left" in result.message and result.hint == hints["side"][0]
+    result = run("09.right_pad", padded_with(0.0, invert=True))
+    assert result.status == "fail" and "other way" in result.message and result.hint == hints["mask"][0]
+    result = run("09.right_pad", padded_with(-1.0))
+    assert result.status == "fail" and "states" in result.message and result.hint == hints["*"][0]
+    result = run("09.right_pad", lambda pieces: right_pad(pieces)[0])
+    assert result.status == "fail" and "pair" in result.message
+    result = run("09.right_pad", lambda pieces: right_pad(pieces, pad_to=20))
+    assert result.status == "fail" and result.hint == hints["shape"][0]
 
 
 def test_the_checks_forbid_their_references():
     assert "textrnn_lab.transfer.encoder_rnn.last_real_position" in checks.forbidden_calls("09.last_real_state")
-    forbidden = checks.forbidden_calls("09.macro_f1")
-    assert "textrnn_lab.bert_lstm.scoring.macro_f1" in forbidden and "sklearn.metrics.f1_score" in forbidden
+    forbidden = checks.forbidden_calls("09.right_pad")
+    assert "textrnn_lab.transfer.encoder_rnn.right_pad" in forbidden and "torch.nn.utils.rnn.pad_sequence" in forbidden

@@ -1,5 +1,5 @@
 """Chapter 09 graded by the real grader: the solution earns full marks, the released copy nothing, and a
-submission that hands the work to the course's reference or to scikit-learn earns nothing for that exercise.
+submission that hands the work to the course's reference or to PyTorch's pad_sequence earns nothing for it.
 
 One graded run of light notebooks (imports, parameters, exercises and their tests only), shared between
 the pytest-xdist workers like the runs of ``test_grading.py``.
@@ -19,11 +19,12 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 DELEGATES = {
     "ch09_last_real_state": "from textrnn_lab.transfer.encoder_rnn import last_real_position as last_real_state\n",
-    "ch09_macro_f1": "from textrnn_lab.bert_lstm.scoring import macro_f1\n",
+    "ch09_right_pad": "from textrnn_lab.transfer.encoder_rnn import right_pad\n",
 }
-SKLEARN_F1 = '''def macro_f1(y_true, y_pred):
-    from sklearn.metrics import f1_score
-    return float(f1_score(y_true, y_pred, average="macro", zero_division=0))
+TORCH_PAD = '''def right_pad(pieces):
+    states = torch.nn.utils.rnn.pad_sequence(pieces, batch_first=True)
+    lengths = torch.tensor([p.shape[0] for p in pieces])
+    return states, (torch.arange(states.shape[1]) < lengths[:, None]).long()
 '''
 LAST_COLUMN = '''def last_real_state(outputs, mask):
     return outputs[:, -1, :]
@@ -48,7 +49,7 @@ def chapter09_submissions(base: Path, out: Path) -> dict[str, Path]:
     add("solution", with_cells(student(), solution))
     add("pristine", student())
     add("delegates", with_cells(student(), DELEGATES))
-    add("sklearn", with_cells(student(), {**solution, "ch09_macro_f1": SKLEARN_F1}))
+    add("torch_pad", with_cells(student(), {**solution, "ch09_right_pad": TORCH_PAD}))
     add("last_column", with_cells(student(), {**solution, "ch09_last_real_state": LAST_COLUMN}))
     return made
 
@@ -78,20 +79,20 @@ def test_delegating_to_the_reference_earns_nothing(run09):
     assert result.points == 0
     messages = " ".join(e.message for e in result.exercises)
     assert "textrnn_lab.transfer.encoder_rnn.last_real_position" in messages
-    assert "textrnn_lab.bert_lstm.scoring.macro_f1" in messages
+    assert "textrnn_lab.transfer.encoder_rnn.right_pad" in messages
 
 
 @pytest.mark.notebooks
-def test_scikit_learn_earns_nothing_for_macro_f1_and_the_rest_keeps_its_points(run09):
-    result = run09["results"]["sklearn"]
-    assert statuses(result) == {"ch09_last_real_state": "passed", "ch09_macro_f1": "uses-reference"}, result.exercises
+def test_torch_pad_sequence_earns_nothing_and_the_rest_keeps_its_points(run09):
+    result = run09["results"]["torch_pad"]
+    assert statuses(result) == {"ch09_last_real_state": "passed", "ch09_right_pad": "uses-reference"}, result.exercises
     assert result.points == 3
-    assert "sklearn.metrics.f1_score" in result.exercises[1].message
+    assert "torch.nn.utils.rnn.pad_sequence" in result.exercises[1].message
 
 
 @pytest.mark.notebooks
 def test_the_padding_bug_fails_with_its_hint(run09):
     result = run09["results"]["last_column"]
-    assert statuses(result) == {"ch09_last_real_state": "failed", "ch09_macro_f1": "passed"}, result.exercises
+    assert statuses(result) == {"ch09_last_real_state": "failed", "ch09_right_pad": "passed"}, result.exercises
     failed = result.exercises[0]
     assert "padding position" in failed.message and failed.hint

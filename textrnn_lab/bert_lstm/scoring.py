@@ -11,9 +11,10 @@ exactly one row per test id, each with a known label. Anything else (a missing,
 unknown or repeated id, an unknown or empty label, another header, another file
 type) is one :class:`SubmissionError` that says what to fix.
 
-Macro-F1 is the mean over the classes of each class's F1 (the harmonic mean of
-its precision and recall), so every class counts the same whatever its size;
-accuracy counts every example the same, so a large class dominates it.
+Accuracy and macro-F1 are chapter 02's (:mod:`textrnn_lab.transfer.metrics`),
+here on label names instead of class ids. Macro-F1 is the mean over the classes
+of each class's F1 (the harmonic mean of its precision and recall), so every
+class counts the same whatever its size; accuracy counts every example the same.
 """
 from __future__ import annotations
 
@@ -26,6 +27,9 @@ from typing import Sequence
 
 from ..errors import CourseError
 from ..runtime.files import atomic_write
+from ..transfer.metrics import accuracy as _accuracy
+from ..transfer.metrics import confusion_matrix
+from ..transfer.metrics import macro_f1 as _macro_f1
 from .challenge import read_labels_file
 
 HEADER = ("id", "label")
@@ -35,16 +39,26 @@ class SubmissionError(CourseError):
     """A submission file that cannot be scored as it is."""
 
 
-# --------------------------------------------------------------------------- the metrics
+# --------------------------------------------------------------------------- the metrics (chapter 02's, on labels)
 
 
-def accuracy(y_true: Sequence, y_pred: Sequence) -> float:
-    """The share of positions where ``y_pred`` equals ``y_true``."""
+def _as_ids(y_true: Sequence, y_pred: Sequence, labels: Sequence | None) -> tuple[list, list[int], list[int]]:
     if len(y_true) != len(y_pred):
         raise CourseError(f"{len(y_true)} true labels but {len(y_pred)} predictions.")
     if not len(y_true):
         raise CourseError("no labels to score.")
-    return sum(t == p for t, p in zip(y_true, y_pred)) / len(y_true)
+    classes = list(labels) if labels is not None else sorted(set(y_true) | set(y_pred), key=str)
+    index = {c: i for i, c in enumerate(classes)}
+    unknown = sorted({str(v) for v in (*y_true, *y_pred) if v not in index})
+    if unknown:
+        raise CourseError(f"label(s) {', '.join(unknown[:3])} are not among the classes {classes}.")
+    return classes, [index[t] for t in y_true], [index[p] for p in y_pred]
+
+
+def accuracy(y_true: Sequence, y_pred: Sequence) -> float:
+    """The share of positions where ``y_pred`` equals ``y_true`` (labels of any kind)."""
+    _, true, pred = _as_ids(y_true, y_pred, None)
+    return _accuracy(true, pred)
 
 
 def per_class_scores(y_true: Sequence, y_pred: Sequence, labels: Sequence | None = None) -> dict:
@@ -52,27 +66,22 @@ def per_class_scores(y_true: Sequence, y_pred: Sequence, labels: Sequence | None
 
     A class never predicted has precision 0, one never present recall 0 (and F1 0 when both are 0).
     """
-    if len(y_true) != len(y_pred):
-        raise CourseError(f"{len(y_true)} true labels but {len(y_pred)} predictions.")
-    if not len(y_true):
-        raise CourseError("no labels to score.")
-    classes = list(labels) if labels is not None else sorted(set(y_true) | set(y_pred), key=str)
+    classes, true, pred = _as_ids(y_true, y_pred, labels)
+    matrix = confusion_matrix(true, pred, len(classes)).double()   # [C, C], rows: true class
+    hits, predicted, present = matrix.diag(), matrix.sum(dim=0), matrix.sum(dim=1)
     scores = {}
-    for c in classes:
-        tp = sum(t == c and p == c for t, p in zip(y_true, y_pred))
-        predicted = sum(p == c for p in y_pred)
-        actual = sum(t == c for t in y_true)
-        precision = tp / predicted if predicted else 0.0
-        recall = tp / actual if actual else 0.0
+    for c, name in enumerate(classes):
+        precision = float(hits[c] / predicted[c]) if predicted[c] else 0.0
+        recall = float(hits[c] / present[c]) if present[c] else 0.0
         f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-        scores[c] = {"precision": precision, "recall": recall, "f1": f1, "support": actual}
+        scores[name] = {"precision": precision, "recall": recall, "f1": f1, "support": int(present[c])}
     return scores
 
 
 def macro_f1(y_true: Sequence, y_pred: Sequence, labels: Sequence | None = None) -> float:
-    """The unweighted mean of the per-class F1 scores (classes: ``labels``, or the sorted union of both lists)."""
-    scores = per_class_scores(y_true, y_pred, labels)
-    return sum(s["f1"] for s in scores.values()) / len(scores)
+    """Chapter 02's macro-F1 on labels of any kind (classes: ``labels``, or the sorted union of both lists)."""
+    classes, true, pred = _as_ids(y_true, y_pred, labels)
+    return _macro_f1(true, pred, len(classes))
 
 
 @dataclass
@@ -192,6 +201,5 @@ def score_submission(submission, labels_file, label_names: Sequence[str] | None 
     found = read_submission(submission, expected_ids=list(held), allowed_labels=names)
     ids = sorted(held)
     y_true, y_pred = [held[i] for i in ids], [found[i] for i in ids]
-    per_class = per_class_scores(y_true, y_pred, names)
-    return Score(accuracy=accuracy(y_true, y_pred), macro_f1=sum(s["f1"] for s in per_class.values()) / len(names),
-                 n=len(ids), per_class=per_class)
+    return Score(accuracy=accuracy(y_true, y_pred), macro_f1=macro_f1(y_true, y_pred, names), n=len(ids),
+                 per_class=per_class_scores(y_true, y_pred, names))

@@ -2,22 +2,20 @@
 
 * ``09.last_real_state``: ``f(outputs [B, T, H], mask [B, T]) -> [B, H]``, each row's output at its last real
   token of a right-padded batch (the fix of ``outputs[:, -1, :]``);
-* ``09.macro_f1``: ``f(y_true, y_pred) -> float``, the unweighted mean of the per-class F1 scores over the
-  classes found in either list.
+* ``09.right_pad``: ``f(pieces) -> (states [B, T, E], mask [B, T])``, sequences of different lengths as one
+  right-padded batch and its attention mask.
 
 The references are bound as default arguments when this module is imported, so
-patching ``textrnn_lab.transfer`` or ``textrnn_lab.bert_lstm`` later changes nothing.
+patching ``textrnn_lab.transfer`` later changes nothing.
 """
 from __future__ import annotations
 
 import torch
 
-from ..bert_lstm.scoring import accuracy as _ref_accuracy
-from ..bert_lstm.scoring import macro_f1 as _ref_macro_f1
-from ..bert_lstm.scoring import per_class_scores as _ref_per_class
 from ..transfer.encoder_rnn import last_real_position as _ref_last_real_position
+from ..transfer.encoder_rnn import right_pad as _ref_right_pad
 from . import CheckFailed, register
-from .compare import as_float, expect_callable, expect_close, expect_tensor, plain
+from .compare import expect_callable, expect_tensor, plain
 
 # --------------------------------------------------------------------------- the last real position
 
@@ -93,82 +91,74 @@ def _check_last_real_state(func, rng, cases, _reference=_ref_last_real_position,
         expect_tensor(got, expected, context=context)
 
 
-# --------------------------------------------------------------------------- macro-F1
+# --------------------------------------------------------------------------- right padding
 
 
-def _labels_case(rng, case: int) -> tuple[list, list]:
+def _pieces_case(rng, case: int) -> list[torch.Tensor]:
     if case == 0:
-        return (["positive", "negative", "positive", "positive", "negative", "positive"],
-                ["positive", "positive", "positive", "negative", "negative", "positive"])
-    if case == 1:  # a class that is never predicted
-        return ["a", "b", "c", "a", "c", "b", "a"], ["a", "a", "c", "a", "c", "a", "c"]
-    if case == 2:  # a predicted class that never occurs: it counts too
-        return [0, 0, 1, 1, 1, 0], [0, 2, 1, 1, 0, 0]
-    if case == 3:  # everything right
-        return ["x", "y", "y", "x"], ["x", "y", "y", "x"]
-    if case == 4:  # one class only, all right
-        return ["spam"] * 3, ["spam"] * 3
-    if case == 5:  # imbalanced: accuracy and macro-F1 part ways
-        return ["neg"] * 9 + ["pos"], ["neg"] * 10
-    n_classes = int(rng.integers(2, 6))
-    names = [f"c{k}" for k in range(n_classes)] if rng.random() < 0.5 else list(range(n_classes))
-    n = int(rng.integers(1, 40))
-    y_true = [names[int(k)] for k in rng.integers(0, n_classes, size=n)]
-    y_pred = [t if rng.random() < 0.6 else names[int(rng.integers(0, n_classes))] for t in y_true]
-    return y_true, y_pred
-
-
-def _weighted_f1(y_true, y_pred, per_class) -> float:
-    total = len(y_true)
-    return sum(s["f1"] * s["support"] for s in per_class.values()) / total
+        lengths, dim = [3, 1, 2], 2
+    elif case == 1:
+        lengths, dim = [2], 3                # one sequence: nothing to pad
+    elif case == 2:
+        lengths, dim = [1, 4], 1
+    else:
+        lengths = [int(n) for n in rng.integers(1, 9, size=int(rng.integers(1, 6)))]
+        dim = int(rng.integers(1, 5))
+    gen = torch.Generator().manual_seed(int(rng.integers(0, 2**31 - 1)))
+    dtype = torch.float64 if case % 5 == 4 else torch.float32
+    return [torch.randn(n, dim, generator=gen, dtype=dtype) for n in lengths]
 
 
 @register(
-    "09.macro_f1",
+    "09.right_pad",
     hints={
-        "accuracy": ("you returned the accuracy (the share of right answers); macro-F1 scores every class on its own "
-                     "and then averages the classes",
-                     "for each class count true positives, predicted positives and actual positives; precision, "
-                     "recall and F1 follow, and the mean of the class F1 scores is the answer"),
-        "weighted": ("that is the F1 averaged with weights by class size; macro-F1 gives every class the same "
-                     "weight",
-                     "add the per-class F1 scores and divide by the number of classes"),
-        "classes": ("a label that was predicted but never occurs is a class too: take the classes from both lists",
-                    "its recall is undefined and its precision zero, so its F1 is zero and it lowers the mean"),
-        "*": ("macro-F1 is the unweighted mean over the classes of each class's F1, the harmonic mean of its "
-              "precision and recall",
-              "for a class c: precision is the true positives over the times c was predicted, recall the true "
-              "positives over the times c occurs; a zero denominator gives 0, and F1 is 0 when precision and "
-              "recall are both 0; the classes are those found in either list"),
+        "side": ("the padding goes AFTER each sequence (right padding): its tokens start at position 0",
+                 "copy sequence b into the first T_b positions of row b and leave the rest at zero"),
+        "mask": ("the mask marks the real tokens with 1 and the padding with 0",
+                 "row b of the mask has T_b ones followed by zeros, as a tokenizer's attention mask does"),
+        "shape": ("one row per sequence, as long as the longest sequence: states [B, T, E] and mask [B, T]",
+                  "T is the largest of the sequence lengths, B the number of sequences, E their feature size"),
+        "*": ("a batch is one rectangular tensor: shorter sequences are filled up with zeros to the longest one, "
+              "and a mask says which positions are real",
+              "start from zeros of shape [B, T, E] in the sequences' dtype and an integer mask of zeros [B, T]; for "
+              "each row copy its sequence to the front and set its first T_b mask entries to 1"),
     },
-    cases=25,
-    forbidden=("textrnn_lab.bert_lstm.scoring.macro_f1", "textrnn_lab.bert_lstm.scoring.per_class_scores",
-               "sklearn.metrics.f1_score", "sklearn.metrics.fbeta_score",
-               "sklearn.metrics.precision_recall_fscore_support", "sklearn.metrics.classification_report"),
+    cases=20,
+    forbidden=("textrnn_lab.transfer.encoder_rnn.right_pad", "torch.nn.utils.rnn.pad_sequence",
+               "torch.nn.utils.rnn.pack_sequence", "torch.nn.utils.rnn.pad_packed_sequence"),
 )
-def _check_macro_f1(func, rng, cases, _reference=_ref_macro_f1, _per_class=_ref_per_class, _accuracy=_ref_accuracy):
-    expect_callable(func, "macro_f1(y_true, y_pred)")
+def _check_right_pad(func, rng, cases, _reference=_ref_right_pad, _equal=torch.equal):
+    expect_callable(func, "right_pad(pieces)")
     for case in range(cases):
-        y_true, y_pred = _labels_case(rng, case)
-        expected = _reference(y_true, y_pred)
-        given_true, given_pred = list(y_true), list(y_pred)
-        got = func(given_true, given_pred)
-        shown = f"{len(y_true)} labels" if len(y_true) > 8 else f"{y_true}, {y_pred}"
-        context = f"macro_f1({shown})"
-        if given_true != y_true or given_pred != y_pred:
-            raise CheckFailed(f"{context}: your function changed the lists it was given.")
-        value = as_float(got, context=context)
-        if abs(value - expected) <= 1e-9:
-            continue
-        if abs(value - _accuracy(y_true, y_pred)) <= 1e-9:
-            raise CheckFailed(f"{context}: expected {expected:.6g}, got {value:.6g}, which is the accuracy.",
-                              kind="accuracy")
-        per_class = _per_class(y_true, y_pred)
-        true_classes = sorted(set(y_true), key=str)
-        if len(true_classes) < len(per_class) and abs(value - _reference(y_true, y_pred, true_classes)) <= 1e-9:
-            raise CheckFailed(f"{context}: expected {expected:.6g}, got {value:.6g}: a predicted label that never "
-                              f"occurs was left out of the classes.", kind="classes")
-        if abs(value - _weighted_f1(y_true, y_pred, per_class)) <= 1e-9:
-            raise CheckFailed(f"{context}: expected {expected:.6g}, got {value:.6g}, the F1 weighted by class size.",
-                              kind="weighted")
-        expect_close(value, expected, context=context, rel=0.0, abs_tol=1e-9)
+        pieces = _pieces_case(rng, case)
+        want_states, want_mask = _reference(pieces)                        # [B, T, E], [B, T]
+        given = [p.clone() for p in pieces]
+        got = func(given)
+        lengths = [int(p.shape[0]) for p in pieces]
+        context = f"right_pad({len(pieces)} sequence(s) of lengths {lengths} and {pieces[0].shape[1]} features)"
+        if any(not _equal(g, p) for g, p in zip(given, pieces)) or len(given) != len(pieces):
+            raise CheckFailed(f"{context}: your function changed the list or the sequences it was given.")
+        if not isinstance(got, (tuple, list)) or len(got) != 2:
+            raise CheckFailed(f"{context}: expected a pair (states, mask).", kind="type")
+        states, mask = got
+        if not isinstance(states, torch.Tensor) or not isinstance(mask, torch.Tensor):
+            raise CheckFailed(f"{context}: expected two tensors (states, mask).", kind="type")
+        states, mask = plain(states), plain(mask)
+        if tuple(states.shape) != tuple(want_states.shape) or tuple(mask.shape) != tuple(want_mask.shape):
+            raise CheckFailed(f"{context}: expected states {tuple(want_states.shape)} and mask "
+                              f"{tuple(want_mask.shape)}, got {tuple(states.shape)} and {tuple(mask.shape)}.",
+                              kind="shape")
+        as_long = mask.long()
+        if _equal(as_long, 1 - want_mask):
+            raise CheckFailed(f"{context}: your mask is 1 on the padding and 0 on the tokens; it is the other way.",
+                              kind="mask")
+        steps = want_mask.shape[1]
+        left = torch.stack([torch.cat([torch.zeros(steps - n, dtype=torch.long), torch.ones(n, dtype=torch.long)])
+                            for n in lengths])
+        if steps > min(lengths) and _equal(as_long, left):
+            raise CheckFailed(f"{context}: you padded on the left (the zeros come first); here the padding goes "
+                              f"after each sequence.", kind="side")
+        if not _equal(as_long, want_mask):
+            raise CheckFailed(f"{context}: the mask differs from the one expected (row lengths {lengths}).",
+                              kind="mask")
+        expect_tensor(states, want_states, context=f"{context}, states")
