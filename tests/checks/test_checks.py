@@ -310,3 +310,13 @@ def test_a_tensor_subclass_cannot_fake_equality():
 
     result = checks.check("00.one_hot", forged_one_hot, quiet=True)
     assert result.status == "fail"
+
+
+def test_a_failing_check_fails_its_cell_under_nbgrader_autograde(monkeypatch):
+    """nbgrader gives a test cell its points when it raises nothing: a FAIL must raise there."""
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    with pytest.raises(AssertionError, match="^FAIL 00.one_hot"):
+        checks.check("00.one_hot", int_one_hot, quiet=True)
+    assert checks.check("00.one_hot", good_one_hot, quiet=True).passed
+    monkeypatch.setenv("NBGRADER_EXECUTION", "validate")
+    assert checks.check("00.one_hot", int_one_hot, quiet=True).status == "fail"

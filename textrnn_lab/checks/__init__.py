@@ -448,9 +448,12 @@ def check(
     ``cases``: how many random inputs (default: the check's own, usually 25);
     ``seed``: fixes the inputs (default: fresh ones every call). Prints one line
     (unless ``quiet``) and, under IPython, displays the machine-readable result.
-    With ``strict=True`` a result other than pass raises ``AssertionError``.
+    With ``strict=True`` a result other than pass raises ``AssertionError``; so does
+    every check under ``nbgrader autograde`` (which sets ``NBGRADER_EXECUTION``), where
+    a test cell earns its points only if it raises nothing.
     An unknown ``name`` raises :class:`UnknownCheck` listing the known checks.
     """
+    strict = strict or os.environ.get("NBGRADER_EXECUTION") == "autograde"
     spec = _lookup(name)
     count = spec.cases if cases is None else cases
     if isinstance(count, bool) or not isinstance(count, (int, np.integer)) or count < 1:
