@@ -30,8 +30,8 @@ DELEGATES = {
 def mean_pool(hidden, mask):
     return _pool(hidden, mask)
 ''',
-    "ch08_multitask_loss": '''def multitask_loss(sentence_logits, token_logits, sentence_labels, token_labels, weights=(1.0, 1.0)):
-    return mt.multitask_loss(sentence_logits, token_logits, sentence_labels, token_labels, weights)
+    "ch08_multitask_loss": '''def multitask_loss(s, t, sentence_labels, token_labels, weights=(1.0, 1.0)):
+    return mt.multitask_loss(s, t, sentence_labels, token_labels, weights)
 ''',
 }
 
