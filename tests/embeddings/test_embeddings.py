@@ -267,7 +267,7 @@ def test_embedding_matrix_and_oov_rate(tiny_word2vec, tiny_fasttext):
 def test_mean_classifier_ignores_padding():
     weights = torch.randn(6, 4)
     weights[0] = 0
-    model = emb.MeanEmbeddingClassifier(weights, num_classes=3)
+    model = emb.MeanEmbeddingClassifier(weights, num_classes=3).eval()
     ids = torch.tensor([[2, 3, 0, 0]])
     out = model(ids, torch.tensor([2]))
     assert out.shape == (1, 3)
@@ -286,6 +286,9 @@ def test_classifier_learns_a_separable_task_and_beats_nothing():
         result = emb.train_classifier(model, vocab, split, emb.ClassifierConfig(epochs=12, batch_size=8), seed=0)
         assert result.test_accuracy > 0.9, (freeze, result)
     assert emb.bag_of_words_accuracy(split) > 0.9
+    odd = emb.SentimentSplit(split.train_texts[:17], split.train_labels[:17], split.test_texts, split.test_labels)
+    model = emb.MeanEmbeddingClassifier(weights, 2)  # 17 = 2 batches of 8 and one of 1, which is left out
+    assert emb.train_classifier(model, vocab, odd, emb.ClassifierConfig(epochs=1, batch_size=8)).steps == 2
 
 
 def test_sentiment_split_is_binary_and_disjoint():
