@@ -194,7 +194,7 @@ def _compiled(step):
     if keras.backend.backend() == "tensorflow":
         import tensorflow as tf
 
-        return tf.function(step)
+        return tf.function(step, autograph=False)  # no Python control flow on tensors in the steps
     return step
 
 
