@@ -56,6 +56,7 @@ class SelfAttentionClassifierConfig:
     dropout: float = 0.2
     use_mask: bool = True       # hide the padding from attention and pooling
     pad_id: int = 0
+    keras_init: bool = True     # start from Keras's default initialisation (else PyTorch's own)
 
     def __post_init__(self):
         for name in ("vocab_size", "embed_dim", "max_length", "num_heads", "key_dim", "dense_units", "num_classes"):
@@ -104,6 +105,22 @@ class SelfAttentionClassifier(nn.Module):
         self.drop = nn.Dropout(c.dropout)
         self.dense = nn.Linear(c.embed_dim, c.dense_units)
         self.head = nn.Linear(c.dense_units, c.num_classes)
+        if c.keras_init:
+            self.reset_like_keras()
+
+    @torch.no_grad()
+    def reset_like_keras(self) -> None:
+        """Keras's defaults: embeddings uniform in [-0.05, 0.05], Glorot-uniform kernels, zero biases.
+
+        PyTorch starts embeddings at N(0, 1), twenty times larger, and its linear layers
+        at Kaiming-uniform with random biases; with the same optimizer and steps the two
+        frameworks then train to different accuracies although the model is the same.
+        """
+        nn.init.uniform_(self.embed.weight, -0.05, 0.05)
+        for module in self.modules():
+            if isinstance(module, nn.Linear):
+                nn.init.xavier_uniform_(module.weight)
+                nn.init.zeros_(module.bias)
 
     def forward(self, ids: torch.Tensor, return_attention: bool = False):
         """ids LongTensor[B, L] -> logits [B, C] (and the attention weights [B, nh, L, L] if asked)."""
