@@ -36,7 +36,7 @@ def data_copy(tmp_path, monkeypatch, repo_root):
 
 
 def test_available_and_described():
-    assert available_datasets() == ["austen", "mobydick", "vader", "mnist"]
+    assert available_datasets() == ["austen", "mobydick", "vader", "mnist", "ner"]
     rows = describe_datasets()
     assert [r["name"] for r in rows] == available_datasets()
     for row in rows:

@@ -11,6 +11,9 @@ mobydick ``str``                     ``max_chars=N``
 vader    ``DataFrame`` id, domain,   ``domains="tweet"`` or a list
          rating, label, text
 mnist    ``(images, labels)``        --
+ner      ``DataFrame`` id, domain,   ``domains="tweet"`` or a list
+         rating, label, text, words,
+         tags (silver BIO per word)
 ======== =========================== ==========================================
 
 Hub names (``ag_news``, ``pushkin``, ``owner/name``) go to
@@ -25,7 +28,8 @@ Modules, in reading order (introduced in chapter 00; the vocabulary in chapter 0
 * :mod:`.userfiles`: a student's own UTF-8 text or labelled CSV, with clear errors.
 * :mod:`.hubdata`: hub dataset names, and what to use offline instead.
 * :mod:`.corpus`: ``load_corpus(name_or_path)``, a text to train a language model on.
-* :mod:`.vocab`: ``CharVocab``, characters to ids and back, with an unknown symbol.
+* :mod:`.vocab`: ``CharVocab``, characters to ids and back, with an unknown symbol; ``WordVocab``
+  (chapter 05), words to ids with padding and an unknown word.
 """
 from __future__ import annotations
 
