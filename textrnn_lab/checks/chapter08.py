@@ -126,7 +126,8 @@ def _check_align_labels(func, rng, cases, _reference=_ref_align_labels):
               "divide by zero, so divide by at least 1"),
     },
     cases=20,
-    forbidden=("textrnn_lab.multitask.model.mean_pool", "textrnn_lab.layers.pretrained.embed_sentences"),
+    forbidden=("textrnn_lab.multitask.model.mean_pool", "textrnn_lab.transfer.pooling.mean_pool",
+               "textrnn_lab.layers.pretrained.embed_sentences"),
 )
 def _check_mean_pool(func, rng, cases, _reference=_ref_mean_pool):
     expect_callable(func, "mean_pool(hidden, mask)")

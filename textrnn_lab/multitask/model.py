@@ -29,6 +29,7 @@ from torch import nn
 from ..errors import CourseError
 from ..layers.pretrained import DEFAULT_HIDDEN
 from ..layers.rnn import count_parameters
+from ..transfer.pooling import mean_pool
 from .tags import TAGS
 
 # what each mode freezes (requires_grad=False), in the order the chapter's table shows them
@@ -70,13 +71,6 @@ def _layers_of(encoder) -> nn.ModuleList:
         raise CourseError(f"{type(encoder).__name__} has no encoder.layer list of transformer layers.",
                           hint="use a BERT-style encoder, e.g. load_encoder() (all-MiniLM-L6-v2)")
     return layers
-
-
-def mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """The mean of the token vectors of each sentence, padding left out: ``[B, T, H], [B, T] -> [B, H]``."""
-    weights = mask.unsqueeze(-1).to(hidden.dtype)              # [B, T, 1]
-    summed = (hidden * weights).sum(dim=1)                     # [B, H]
-    return summed / weights.sum(dim=1).clamp(min=1.0)          # [B, H]
 
 
 def additive_mask(mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
