@@ -296,9 +296,25 @@ bomb()'''))
 # --------------------------------------------------------------------------- graded once, shared between workers
 
 
+def _session_root(tmp_path_factory) -> Path:
+    """A folder of this pytest session shared by its xdist workers (each worker's base is inside it).
+
+    Without xdist the base temp's parent is ``/tmp/pytest-of-$USER``, common to every session:
+    grades kept there would be reused, stale, by the next run.
+    """
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+def test_shared_grades_belong_to_this_session(tmp_path_factory):
+    root = _session_root(tmp_path_factory)
+    assert root.name.startswith("pytest-") and root.name != f"pytest-of-{os.environ.get('USER', 'root')}"
+    assert not root.name.startswith("pytest-of-")
+
+
 def _shared_run(tmp_path_factory, name: str, make, options: GradeOptions, chapter: str = "00") -> dict:
     """Grade ``make``'s submissions of ``chapter`` once for all pytest-xdist workers; the results as a dict."""
-    root = tmp_path_factory.getbasetemp().parent
+    root = _session_root(tmp_path_factory)
     base = root / f"grading-{name}"
     done = base / "results.json"
     with open(root / f"grading-{name}.lock", "w") as lock:
