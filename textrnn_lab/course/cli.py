@@ -95,7 +95,7 @@ def cmd_release(args: argparse.Namespace) -> int:
 # ----------------------------------------------------------------------------- parser
 # Sub-commands defined next to the code they drive: each module has add_cli(subparsers).
 _PLUGINS = ("textrnn_lab.lm.cli", "textrnn_lab.grading.cli",
-            "textrnn_lab.transfer.cli")
+            "textrnn_lab.transfer.cli", "textrnn_lab.bert_lstm.cli")
 
 
 class _Parser(argparse.ArgumentParser):
