@@ -91,3 +91,11 @@ def test_chapter_files_pair_up():
     assert solutions and solutions == chapters
     for name in solutions:
         assert re.fullmatch(r"\d\d_[a-z0-9_]+\.ipynb", name), name
+
+
+def test_test_file_names_are_unique():
+    """Test folders have no __init__.py, so pytest imports each file by its base name: a second
+    tests/<pkg>/test_checks.py is not collected at all ('import file mismatch')."""
+    root = Path(__file__).resolve().parent
+    names = [p.name for p in root.rglob("test_*.py")]
+    assert sorted(n for n in set(names) if names.count(n) > 1) == []
