@@ -28,6 +28,20 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     torch.set_num_threads(1)
 
 
+def selected_chapters(paths, default=()):
+    """The chapters named in TEXTRNN_LAB_TEST_CHAPTERS ("00,01,04", or "all"), else ``default`` (empty: all).
+
+    For the tests that execute every chapter once more (browser, nbgrader, site): a quicker run
+    names a few; ``paths`` are notebook paths or file names.
+    """
+    wanted = [w.strip() for w in os.environ.get("TEXTRNN_LAB_TEST_CHAPTERS", "").split(",") if w.strip()]
+    if wanted == ["all"]:
+        wanted = []
+    elif not wanted:
+        wanted = list(default)
+    return [p for p in paths if not wanted or any(Path(str(p)).name.startswith(w) for w in wanted)]
+
+
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return ROOT

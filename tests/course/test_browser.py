@@ -29,6 +29,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from conftest import selected_chapters
 
 from textrnn_lab.course import lab
 from textrnn_lab.course.release import BEGIN_SOLUTION, END_SOLUTION
@@ -36,13 +37,9 @@ from textrnn_lab.course.release import BEGIN_SOLUTION, END_SOLUTION
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _selected(paths):
-    """Every chapter, or those named in TEXTRNN_LAB_TEST_CHAPTERS ("00,01,04") for a quicker run."""
-    wanted = [w.strip() for w in os.environ.get("TEXTRNN_LAB_TEST_CHAPTERS", "").split(",") if w.strip()]
-    return [p for p in paths if not wanted or any(Path(str(p)).name.startswith(w) for w in wanted)]
 
 
-CHAPTERS = _selected(sorted(p.name for p in (ROOT / "chapters").glob("[0-9][0-9]_*.ipynb")))
+CHAPTERS = selected_chapters(sorted(p.name for p in (ROOT / "chapters").glob("[0-9][0-9]_*.ipynb")))
 SHOTS = ROOT / "runs" / "browser"
 CHROMIUM = os.environ.get("TEXTRNN_LAB_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 #: seconds a smoke-mode Run All may take in the browser (the notebooks' own limit is 20 s on 2 free cores)

@@ -21,26 +21,19 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from conftest import selected_chapters
 
 from textrnn_lab.course.release import release_notebook
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _selected(paths, default=()):
-    """The chapters named in TEXTRNN_LAB_TEST_CHAPTERS ("00,01,04", or "all"), else ``default`` (empty: all)."""
-    wanted = [w.strip() for w in os.environ.get("TEXTRNN_LAB_TEST_CHAPTERS", "").split(",") if w.strip()]
-    if wanted == ["all"]:
-        wanted = []
-    elif not wanted:
-        wanted = list(default)
-    return [p for p in paths if not wanted or any(Path(str(p)).name.startswith(w) for w in wanted)]
 
 
-SOLUTIONS = _selected(sorted((ROOT / "solutions").glob("[0-9][0-9]_*.ipynb")))
+SOLUTIONS = selected_chapters(sorted((ROOT / "solutions").glob("[0-9][0-9]_*.ipynb")))
 # Autograding runs each notebook twice more, one after the other: by default a chapter without Keras
 # and one with a classifier exercise; the release format checked by generate_assignment is the same for all.
-AUTOGRADED = _selected(SOLUTIONS, default=("00", "04"))
+AUTOGRADED = selected_chapters(SOLUTIONS, default=("00", "04"))
 ASSIGNMENT = "course"
 
 pytest.importorskip("nbgrader")

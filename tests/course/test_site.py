@@ -16,6 +16,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from conftest import selected_chapters
 
 from textrnn_lab.course import site
 from textrnn_lab.errors import CourseError
@@ -23,20 +24,12 @@ from textrnn_lab.errors import CourseError
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _selected(paths, default=()):
-    """The chapters named in TEXTRNN_LAB_TEST_CHAPTERS ("00,01,04", or "all"), else ``default`` (empty: all)."""
-    wanted = [w.strip() for w in os.environ.get("TEXTRNN_LAB_TEST_CHAPTERS", "").split(",") if w.strip()]
-    if wanted == ["all"]:
-        wanted = []
-    elif not wanted:
-        wanted = list(default)
-    return [p for p in paths if not wanted or any(Path(str(p)).name.startswith(w) for w in wanted)]
 
 
-SOLUTIONS = _selected(sorted((ROOT / "solutions").glob("[0-9][0-9]_*.ipynb")))
+SOLUTIONS = selected_chapters(sorted((ROOT / "solutions").glob("[0-9][0-9]_*.ipynb")))
 # Building the site executes each notebook once more, one after the other: by default three chapters
 # (text output, the sample table, a Keras chapter with image grids); the builder is the same for all.
-SITE_CHAPTERS = _selected(SOLUTIONS, default=("00", "01", "03"))
+SITE_CHAPTERS = selected_chapters(SOLUTIONS, default=("00", "01", "03"))
 SHOTS = ROOT / "runs" / "browser"
 CHROMIUM = os.environ.get("TEXTRNN_LAB_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 
