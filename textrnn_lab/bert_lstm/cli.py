@@ -16,18 +16,7 @@ from __future__ import annotations
 
 import argparse
 
-
-def _whole(minimum: int):
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"expected a whole number >= {minimum}, got {value}")
-        return value
-
-    return parse
+from ..lm.cli import int_at_least as _whole  # the same one-line message as train-charlm
 
 
 def _make(args: argparse.Namespace) -> int:

@@ -37,7 +37,7 @@ TRAIN = _defaults(CharLMTrainConfig)
 DEFAULT_MINUTES = TRAIN["max_seconds"] / 60
 
 
-def _int_at_least(minimum: int):
+def int_at_least(minimum: int):
     """An argparse type: a whole number >= ``minimum``, with a one-line message otherwise."""
 
     def parse(text: str) -> int:
@@ -52,8 +52,8 @@ def _int_at_least(minimum: int):
     return parse
 
 
-_positive_int = _int_at_least(1)
-_nonneg_int = _int_at_least(0)
+_positive_int = int_at_least(1)
+_nonneg_int = int_at_least(0)
 
 
 def _positive_float(text: str) -> float:
