@@ -40,6 +40,17 @@ UNK_WORD = "<unk>"
 _WORD = re.compile(r"[^\W_]+")
 
 
+def _checked_ids(ids: torch.Tensor | Sequence[int], size: int, unit: str) -> list[int]:
+    """``ids`` as a list of ints, each checked to be an id of a vocabulary of ``size`` (one clear error if not)."""
+    if isinstance(ids, torch.Tensor):
+        ids = ids.reshape(-1).tolist()
+    checked = [int(i) for i in ids]
+    for i in checked:
+        if not 0 <= i < size:
+            raise CourseError(f"id {i} is outside this vocabulary of {size} {unit}.")
+    return checked
+
+
 class CharVocab:
     """A mapping between characters and integer ids; id 0 is the unknown symbol.
 
@@ -112,16 +123,7 @@ class CharVocab:
 
     def decode(self, ids: torch.Tensor | Sequence[int]) -> str:
         """LongTensor[N] (or a list of ints) -> str of length N; id 0 -> the unknown symbol."""
-        if isinstance(ids, torch.Tensor):
-            ids = ids.reshape(-1).tolist()
-        n = len(self.itos)
-        out = []
-        for i in ids:
-            i = int(i)
-            if not 0 <= i < n:
-                raise CourseError(f"id {i} is outside this vocabulary of {n} symbols.")
-            out.append(self.itos[i])
-        return "".join(out)
+        return "".join(self.itos[i] for i in _checked_ids(ids, len(self.itos), "symbols"))
 
     def unknown_chars(self, text: str) -> list[str]:
         """The distinct characters of ``text`` this vocabulary does not know, in order of appearance."""
@@ -261,17 +263,7 @@ class WordVocab:
 
     def decode(self, ids: torch.Tensor | Sequence[int]) -> list[str]:
         """Ids -> words (padding dropped, unknown words as ``<unk>``)."""
-        if isinstance(ids, torch.Tensor):
-            ids = ids.reshape(-1).tolist()
-        n = len(self.itos)
-        out = []
-        for i in ids:
-            i = int(i)
-            if not 0 <= i < n:
-                raise CourseError(f"id {i} is outside this vocabulary of {n} ids.")
-            if i != self.pad_id:
-                out.append(self.itos[i])
-        return out
+        return [self.itos[i] for i in _checked_ids(ids, len(self.itos), "ids") if i != self.pad_id]
 
     def unknown_words(self, texts: Iterable[str] | str, tokenize=word_tokens) -> list[str]:
         """The distinct words of ``texts`` this vocabulary does not know, in order of appearance."""
