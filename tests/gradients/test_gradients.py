@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import pytest
 import torch
@@ -14,6 +15,7 @@ from textrnn_lab.gradients import (
     MODES,
     FirstTokensTask,
     SequenceClassifier,
+    TaggingTask,
     build_lm,
     build_mode,
     build_rnn,
@@ -21,9 +23,14 @@ from textrnn_lab.gradients import (
     clip_grad_norm,
     global_grad_norm,
     gradient_ratio,
+    gru_step,
     hidden_gradient_norms,
+    hidden_size_for,
     input_gradient_norms,
     last_step_sum,
+    log_slope,
+    lstm_step,
+    memory_time_constant,
     mode_summary,
     set_keep_gate_bias,
     set_recurrent_radius,
@@ -31,6 +38,7 @@ from textrnn_lab.gradients import (
     spectral_radius,
     train_char_lm,
     train_long_range,
+    train_tagger,
     window_batch,
 )
 from textrnn_lab.layers.rnn import count_parameters
@@ -283,7 +291,10 @@ def test_checks_pass_on_the_references():
                       ("04.clip_grad_norm", clip_grad_norm)):
         assert checks.check(name, ref, seed=0, quiet=True).passed, name
     assert checks.check("04.clip_grad_norm", torch.nn.utils.clip_grad_norm_, seed=1, quiet=True).passed
-    assert set(checks.available_checks("04")) == {"04.input_gradient_norms", "04.keep_gate_bias", "04.clip_grad_norm"}
+    assert checks.check("04.gru_step", gru_step, seed=0, quiet=True).passed
+    assert checks.check("04.memory_time_constant", memory_time_constant, seed=0, quiet=True).passed
+    assert set(checks.available_checks("04")) == {"04.input_gradient_norms", "04.keep_gate_bias", "04.clip_grad_norm",
+                                                  "04.gru_step", "04.memory_time_constant"}
 
 
 def _per_tensor_clip(parameters, max_norm):
@@ -366,7 +377,41 @@ def _gate_first_layer_only(rnn, value):
         rnn.bias_hh_l0[h:2 * h] = 0.0
 
 
+def _gru_other_convention(x, h, w_ih, w_hh, b_ih, b_hh):
+    new = gru_step(x, h, w_ih, w_hh, b_ih, b_hh)
+    z = torch.sigmoid((x @ w_ih.T + b_ih).chunk(3, -1)[1] + (h @ w_hh.T + b_hh).chunk(3, -1)[1])
+    n = (new - z * h) / (1 - z)
+    return z * n + (1 - z) * h
+
+
+def _gru_reset_inside(x, h, w_ih, w_hh, b_ih, b_hh):
+    H = h.shape[-1]
+    i_r, i_z, i_n = (x @ w_ih.T + b_ih).chunk(3, -1)
+    r = torch.sigmoid(i_r + h @ w_hh[:H].T + b_hh[:H])
+    z = torch.sigmoid(i_z + h @ w_hh[H:2 * H].T + b_hh[H:2 * H])
+    n = torch.tanh(i_n + (r * h) @ w_hh[2 * H:].T + b_hh[2 * H:])
+    return (1 - z) * n + z * h
+
+
+def _gru_gates_in_another_order(x, h, w_ih, w_hh, b_ih, b_hh):
+    order = lambda w: torch.cat([w.chunk(3, 0)[i] for i in (1, 0, 2)])  # noqa: E731 - update, reset, new
+    return gru_step(x, h, order(w_ih), order(w_hh), order(b_ih), order(b_hh))
+
+
+def _tau_naive(b):
+    return -1.0 / math.log(1.0 / (1.0 + math.exp(-b)))
+
+
+def _tau_of_the_gate_value(b):  # 1 / (1 - sigmoid(b)): right only for large b
+    return 1.0 + math.exp(b)
+
+
 @pytest.mark.parametrize("name,wrong", [
+    ("04.gru_step", _gru_other_convention),
+    ("04.gru_step", _gru_reset_inside),
+    ("04.gru_step", _gru_gates_in_another_order),
+    ("04.memory_time_constant", _tau_naive),
+    ("04.memory_time_constant", _tau_of_the_gate_value),
     ("04.clip_grad_norm", _per_tensor_clip),
     ("04.clip_grad_norm", _clip_without_clamp),
     ("04.clip_grad_norm", _clip_consuming_a_generator_twice),
@@ -389,5 +434,101 @@ def test_check_reports_todo_for_the_stub():
     def stub(*args, **kwargs):
         raise NotImplementedError()
 
-    for name in ("04.input_gradient_norms", "04.keep_gate_bias", "04.clip_grad_norm"):
+    for name in ("04.input_gradient_norms", "04.keep_gate_bias", "04.clip_grad_norm", "04.gru_step",
+                 "04.memory_time_constant"):
         assert checks.check(name, stub, quiet=True).status == "todo"
+
+
+def test_gru_check_names_the_usual_mistakes():
+    swapped = checks.check("04.gru_step", _gru_other_convention, seed=0, quiet=True)
+    assert "other convention" in swapped.message
+    inside = checks.check("04.gru_step", _gru_reset_inside, seed=0, quiet=True)
+    assert "before the matrix product" in inside.message
+
+
+# --------------------------------------------------------------------------- cells, time constants, slopes, modes
+
+
+@pytest.mark.parametrize("layers", [1, 2])
+def test_written_out_gru_and_lstm_steps_equal_the_modules(layers):
+    torch.manual_seed(0)
+    x, batch, hidden = torch.randn(3, 7, 4), 3, 5
+    gru, lstm = nn.GRU(4, hidden, num_layers=layers, batch_first=True), nn.LSTM(4, hidden, batch_first=True)
+    out, _ = gru(x)
+    inputs = x
+    for layer in range(layers):
+        w = [getattr(gru, f"{n}_l{layer}") for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+        h, steps = torch.zeros(batch, hidden), []
+        for t in range(x.shape[1]):
+            h = gru_step(inputs[:, t], h, *w)
+            steps.append(h)
+        inputs = torch.stack(steps, dim=1)
+    assert torch.allclose(inputs, out, atol=1e-6)
+    out, (h_n, c_n) = lstm(x)
+    state = (torch.zeros(batch, hidden), torch.zeros(batch, hidden))
+    for t in range(x.shape[1]):
+        state = lstm_step(x[:, t], state, lstm.weight_ih_l0, lstm.weight_hh_l0, lstm.bias_ih_l0, lstm.bias_hh_l0)
+        assert torch.allclose(state[0], out[:, t], atol=1e-6)
+    assert torch.allclose(state[1], c_n[0], atol=1e-6)
+
+
+def test_memory_time_constant_is_exact_where_the_naive_formula_breaks():
+    assert memory_time_constant(0.0) == pytest.approx(1 / math.log(2))
+    assert memory_time_constant(3.0) == pytest.approx(-1 / math.log(1 / (1 + math.exp(-3))))
+    assert memory_time_constant(40.0) == pytest.approx(math.exp(40), rel=1e-9)  # sigmoid(40) == 1.0 in float64
+    assert memory_time_constant(-800.0) == pytest.approx(1 / 800)  # e^800 overflows
+    assert memory_time_constant(800.0) == math.inf
+
+
+def test_log_slope_recovers_a_geometric_decay():
+    decay = torch.tensor([0.9 ** k for k in range(50)][::-1], dtype=torch.float64)  # the loss at the last step
+    assert log_slope(decay) == pytest.approx(math.log(0.9))
+    bent = decay.clone()
+    bent[-3:] *= 100.0  # the last steps also reach the output directly
+    assert log_slope(bent, skip_last=3) == pytest.approx(math.log(0.9))
+    assert log_slope(bent) != pytest.approx(math.log(0.9))
+
+
+def test_a_keep_bias_gru_fades_at_the_rate_its_time_constant_predicts():
+    torch.manual_seed(0)
+    gru = set_keep_gate_bias(build_rnn("gru", 4, 16), 3.0).double()
+    with torch.no_grad():  # the gate then sees its bias alone
+        gru.weight_ih_l0[16:32] = 0.0
+        gru.weight_hh_l0[16:32] = 0.0
+        gru.weight_hh_l0[32:] = 0.0  # and the candidate does not read h: the kept path is the only one
+        gru.bias_hh_l0[32:] = 0.0  # (nor, through the reset gate, h's effect on r)
+    norms = hidden_gradient_norms(gru, torch.randn(8, 60, 4, dtype=torch.float64))
+    assert log_slope(norms, skip_last=1) == pytest.approx(-1 / memory_time_constant(3.0), rel=1e-6)
+
+
+def test_tagging_tasks_label_from_the_right_and_from_the_left():
+    x = torch.tensor([[0, 1, 3, 2, 2]])
+    assert TaggingTask(5, "next").labels(x).tolist() == [[1, 0, 1, 0, -100]]
+    assert TaggingTask(5, "window").labels(x).tolist() == [[-100, -100, 0, 2, 3]]
+    xs, ys = TaggingTask(9, "next", num_classes=3).sample(4, torch.Generator().manual_seed(0))
+    assert xs.shape == ys.shape == (4, 9) and int(xs.max()) < 3
+    with pytest.raises(CourseError):
+        TaggingTask(5, "future")
+
+
+def test_only_the_bidirectional_tagger_uses_the_right_hand_context():
+    task = TaggingTask(10, "next")
+    forward = train_tagger(task, "rnn", hidden_size=16, steps=150, seed=0, n_test=250)
+    both = train_tagger(task, "rnn", hidden_size=16, bidirectional=True, steps=150, seed=0, n_test=250)
+    assert forward.test_acc < 0.35 and both.test_acc > 0.9
+
+
+def test_hidden_size_for_matches_the_parameter_count():
+    target = count_parameters(build_rnn("rnn", 8, 32))
+    h = hidden_size_for(target, "rnn", 8, num_layers=2)
+    deep = count_parameters(build_rnn("rnn", 8, h, num_layers=2))
+    assert abs(deep - target) <= min(abs(count_parameters(build_rnn("rnn", 8, k, num_layers=2)) - target)
+                                     for k in (h - 1, h + 1))
+
+
+def test_build_lm_gives_every_cell_the_same_recurrent_radius():
+    config = small_lm_config(10, hidden_size=8, embed_dim=4)
+    for cell in ("rnn", "gru", "lstm"):
+        model = build_lm(replace(config, cell=cell), recurrent_radius=1.5, seed=0)
+        for block in model.rnn.weight_hh_l0.detach().split(8):
+            assert spectral_radius(block) == pytest.approx(1.5)

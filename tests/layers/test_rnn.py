@@ -8,11 +8,14 @@ from torch import nn
 from textrnn_lab.errors import CourseError
 from textrnn_lab.layers.rnn import (
     CELLS,
+    GATE_BLOCKS,
     build_rnn,
     cell_name,
     count_parameters,
     detach_state,
     set_keep_gate_bias,
+    set_recurrent_radius,
+    spectral_radius,
     state_batch_size,
 )
 from textrnn_lab.lm import CharLM, CharLMConfig, CharLMState
@@ -65,3 +68,25 @@ def test_char_lm_uses_the_shared_builder_and_gate_init():
         if name.startswith("bias"):
             assert torch.equal(param[6:12], getattr(reference, name)[6:12]), name
     assert model.num_parameters() == count_parameters(model)
+
+
+@pytest.mark.parametrize("cell, blocks", [("rnn", 1), ("gru", 3), ("lstm", 4)])
+def test_set_recurrent_radius_gives_every_gate_block_the_radius(cell, blocks):
+    rnn = build_rnn(cell, 3, 6, num_layers=2, bidirectional=True)
+    before = {k: v.detach().clone() for k, v in rnn.named_parameters()}
+    assert set_recurrent_radius(rnn, 1.5, seed=0) is rnn
+    for name, param in rnn.named_parameters():
+        if name.startswith("weight_hh"):
+            parts = param.detach().split(6)
+            assert len(parts) == blocks == len(GATE_BLOCKS[cell])
+            for block in parts:
+                assert spectral_radius(block) == pytest.approx(1.5, rel=1e-5)
+        else:  # input weights and biases untouched
+            assert torch.equal(param, before[name])
+    again = set_recurrent_radius(build_rnn(cell, 3, 6, num_layers=2, bidirectional=True), 1.5, seed=0)
+    assert torch.equal(again.weight_hh_l1_reverse, rnn.weight_hh_l1_reverse)  # the seed decides the matrices
+
+
+def test_set_recurrent_radius_refuses_what_is_not_a_recurrent_layer():
+    with pytest.raises(CourseError):
+        set_recurrent_radius(nn.Linear(3, 3), 1.0)

@@ -3,18 +3,24 @@
 * ``04.input_gradient_norms``: ``f(rnn, x, loss_fn=last_step_sum) -> FloatTensor[T]``,
   the norm of dL/dx_t per time step;
 * ``04.keep_gate_bias``: ``f(rnn, value)`` sets the LSTM forget / GRU update gate bias;
-* ``04.clip_grad_norm``: ``f(parameters, max_norm) -> total norm``, clipping by global norm.
+* ``04.clip_grad_norm``: ``f(parameters, max_norm) -> total norm``, clipping by global norm;
+* ``04.gru_step``: ``f(x, h, weight_ih, weight_hh, bias_ih, bias_hh) -> h_new``, one GRU step from scratch,
+  compared with ``nn.GRU`` given the same weights;
+* ``04.memory_time_constant``: ``f(bias) -> tau = -1 / ln sigmoid(bias)``, for any bias without overflow.
 
 The references are bound as default arguments when this module is imported, so
 patching ``textrnn_lab.gradients`` or ``torch.nn.utils`` later changes nothing.
 """
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
 from ..gradients.probes import input_gradient_norms as _ref_input_gradient_norms
 from ..gradients.probes import last_step_sum
+from ..gradients.probes import memory_time_constant as _ref_time_constant
 from ..layers.rnn import set_keep_gate_bias as _ref_keep_gate_bias
 from . import CheckFailed, register
 from .compare import as_float, brief, expect_callable, expect_close, expect_tensor, plain, type_name
@@ -242,3 +248,109 @@ def _check_clip_grad_norm(func, rng, cases, _torch_clip=torch.nn.utils.clip_grad
         got_total = as_float(returned, context=f"{context} returned value")
         expect_close(got_total, expected_total, context=f"{context} returned value (the norm before clipping)",
                      rel=1e-4, abs_tol=1e-6)
+
+
+# --------------------------------------------------------------------------- a GRU step from scratch
+
+
+def _gru_variants(x, h, w_ih, w_hh, b_ih, b_hh):
+    """The two usual mistakes, for a targeted message: the other convention, and the reset inside the product."""
+    i_r, i_z, i_n = (x @ w_ih.T + b_ih).chunk(3, dim=-1)
+    h_r, h_z, h_n = (h @ w_hh.T + b_hh).chunk(3, dim=-1)
+    r, z = torch.sigmoid(i_r + h_r), torch.sigmoid(i_z + h_z)
+    n = torch.tanh(i_n + r * h_n)
+    hh = w_hh.shape[1]
+    n_inside = torch.tanh(i_n + (r * h) @ w_hh[2 * hh:].T + b_hh[2 * hh:])
+    return {"swapped": z * n + (1 - z) * h, "reset_inside": (1 - z) * n_inside + z * h}
+
+
+@register(
+    "04.gru_step",
+    hints={
+        "swapped": ("your update gate weighs the two terms the other way round: in PyTorch's convention z keeps "
+                    "the old state",
+                    "the new state is (1 - z) times the candidate plus z times the previous state"),
+        "reset_inside": ("PyTorch applies the reset gate to the whole recurrent term of the candidate, its bias "
+                         "included, not to the state before the matrix product",
+                         "the candidate is tanh of (the input part of the new-gate block) plus r times (the "
+                         "recurrent part of that block, with its bias)"),
+        "*": ("one step of a GRU mixes the previous state with a candidate state, weighted by an update gate; "
+              "a reset gate decides how much of the previous state the candidate may read",
+              "the stacked weights hold three blocks of hidden_size rows each, in the order reset, update, new: "
+              "compute the input part and the recurrent part of all three, split each into thirds along the "
+              "last dimension, take the sigmoid of the sums for r and z, and tanh for the candidate"),
+    },
+    cases=20,
+    forbidden=("textrnn_lab.gradients.cells.gru_step", "torch.nn.modules.rnn.GRU.forward",
+               "torch.nn.modules.rnn.GRUCell.forward", "torch.gru_cell", "torch.gru"),
+)
+def _check_gru_step(func, rng, cases, _gru=nn.GRU, _allclose=torch.allclose):
+    expect_callable(func, "gru_step(x, h, weight_ih, weight_hh, bias_ih, bias_hh)")
+    for case in range(cases):
+        batch = 1 if case == 0 else int(rng.integers(1, 5))
+        in_size, hidden = int(rng.integers(1, 6)), int(rng.integers(1, 7))
+        torch.manual_seed(_seed(rng))
+        gru = _gru(in_size, hidden, batch_first=True)
+        with torch.no_grad():  # larger, random biases, so that every term matters
+            for p in gru.parameters():
+                p.copy_(torch.randn(p.shape) * float(rng.choice([0.5, 1.0, 2.0])))
+        x = torch.randn(batch, in_size)
+        h = torch.randn(batch, hidden) if case else torch.zeros(batch, hidden)
+        w_ih, w_hh = gru.weight_ih_l0.detach().clone(), gru.weight_hh_l0.detach().clone()
+        b_ih, b_hh = gru.bias_ih_l0.detach().clone(), gru.bias_hh_l0.detach().clone()
+        with torch.no_grad():
+            _, expected = gru(x.unsqueeze(1), h.unsqueeze(0))  # one step of the module itself
+        expected = expected[0]
+        context = (f"gru_step(x {tuple(x.shape)}, h {tuple(h.shape)}, weights of nn.GRU({in_size}, {hidden}))"
+                   + (" with h = 0" if case == 0 else ""))
+        got = func(x.clone(), h.clone(), w_ih.clone(), w_hh.clone(), b_ih.clone(), b_hh.clone())
+        if isinstance(got, tuple) and len(got) == 2:
+            raise CheckFailed(f"{context}: return the new state alone, a tensor [B, H], not a pair.", kind="type")
+        if isinstance(got, torch.Tensor) and tuple(got.shape) == tuple(expected.shape):
+            values = plain(got).detach().float()
+            if not _allclose(values, expected, rtol=1e-4, atol=1e-5):
+                for kind, variant in _gru_variants(x, h, w_ih, w_hh, b_ih, b_hh).items():
+                    if _allclose(values, variant, rtol=1e-4, atol=1e-5):
+                        what = ("z weighs the candidate and 1 - z the old state: that is the other convention"
+                                if kind == "swapped" else "the reset gate multiplies h before the matrix product")
+                        raise CheckFailed(f"{context}: your step differs from nn.GRU's: {what}.", kind=kind)
+        expect_tensor(got, expected, context=context, rtol=1e-4, atol=1e-5)
+
+
+# --------------------------------------------------------------------------- the memory time constant
+
+
+@register(
+    "04.memory_time_constant",
+    hints={
+        "overflow": ("in floating point sigmoid(b) rounds to exactly 1 once b is large, and e^(-b) overflows once "
+                     "b is very negative: compute the logarithm without forming sigmoid(b) first",
+                     "-ln sigmoid(b) equals ln(1 + e^(-b)); the math module's log1p keeps it exact when e^(-b) "
+                     "is tiny, and for negative b you can take -b out: ln(1 + e^(-b)) = -b + ln(1 + e^(b))"),
+        "*": ("a gate held at sigmoid(b) multiplies what it keeps by that factor at every step; after k steps "
+              "the factor is exp(k ln sigmoid(b)); the time constant tau is the k where that reaches 1/e",
+              "tau = -1 / ln sigmoid(b), a positive number of steps (about e^b for large b)"),
+    },
+    cases=24,
+    forbidden=("textrnn_lab.gradients.probes.memory_time_constant", "torch.nn.functional.logsigmoid",
+               "torch.nn.functional.softplus", "torch.special.log_expit"),
+)
+def _check_memory_time_constant(func, rng, cases, _reference=_ref_time_constant, _isclose=math.isclose,
+                                _isfinite=math.isfinite):
+    expect_callable(func, "memory_time_constant(bias)")
+    fixed = [0.0, 1.0, 3.0, 4.0, -2.0, 40.0, 100.0, -800.0]
+    for case in range(cases):
+        b = fixed[case] if case < len(fixed) else float(rng.uniform(-12.0, 12.0))
+        if case >= len(fixed) and case % 5 == 0:
+            b = float(rng.uniform(38.0, 300.0)) * (1 if case % 2 else -1)
+        expected = _reference(b)
+        context = f"memory_time_constant({b:g})"
+        try:
+            got = func(b)
+        except (OverflowError, ZeroDivisionError) as exc:
+            raise CheckFailed(f"{context}: raised {type(exc).__name__}; expected {expected:.6g}.",
+                              kind="overflow") from None
+        value = as_float(got, context=context)
+        kind = "overflow" if abs(b) > 30 else "values"
+        if not _isfinite(value) or not _isclose(value, expected, rel_tol=1e-9):
+            raise CheckFailed(f"{context}: expected {expected:.10g} steps, got {value:.10g}.", kind=kind)

@@ -43,15 +43,18 @@ def small_lm_config(vocab_size: int, cell: str = "rnn", hidden_size: int = 128, 
 
 
 def build_lm(config: CharLMConfig, recurrent_radius: float | None = None, seed: int = 0) -> CharLM:
-    """A freshly initialised :class:`CharLM`; ``recurrent_radius`` (plain RNN only) rescales its recurrent matrix.
+    """A freshly initialised :class:`CharLM`; ``recurrent_radius`` rescales its recurrent matrices (any cell).
 
     The radius stands for a network whose weights have grown during training
-    (see :func:`~textrnn_lab.layers.rnn.set_recurrent_radius`); ``None`` keeps
-    PyTorch's initialisation (a radius of about 0.6 for 128 hidden units).
+    (see :func:`~textrnn_lab.layers.rnn.set_recurrent_radius`: for a GRU or an
+    LSTM every gate's [H, H] recurrent block gets that radius, so that the cells
+    compared start equally large); ``None`` keeps PyTorch's initialisation (a
+    radius of about 0.6 for 128 hidden units). Note that :class:`CharLM` starts
+    an LSTM's forget-gate bias at 1, not at PyTorch's 0.
     """
     seed_everything(seed)
     model = CharLM(config)
-    if recurrent_radius is not None and config.cell == "rnn":
+    if recurrent_radius is not None:
         set_recurrent_radius(model.rnn, recurrent_radius, seed=seed)
     return model
 

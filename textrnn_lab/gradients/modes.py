@@ -4,18 +4,29 @@
 
     rnn = build_mode("bidirectional", input_size=16, hidden_size=64)
     rows = mode_summary()      # parameters, output and state shapes, forward time per mode
+
+Two tagging tasks measure what a mode is for (one label per position)::
+
+    task = TaggingTask(length=20, rule="next")          # y_t = (x_t + x_{t+1}) % K: needs right-hand context
+    result = train_tagger(task, "rnn", hidden_size=32, bidirectional=True, steps=300, seed=0)
+    result.test_acc                                      # per-position accuracy on fresh sequences
+    hidden_size_for(count_parameters(build_rnn("rnn", 8, 64)), "rnn", 8, num_layers=2)   # equal-size deep RNN
 """
 from __future__ import annotations
 
 import math
 import time
-from typing import Iterable, NamedTuple
+from dataclasses import dataclass
+from typing import Any, Iterable, NamedTuple
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ..errors import CourseError
 from ..layers.rnn import build_rnn, count_parameters
+from ..runtime.seeding import seed_everything
+from ..training.loop import evaluate, fit
 
 
 class RNNMode(NamedTuple):
@@ -83,3 +94,126 @@ def mode_summary(input_size: int = 16, hidden_size: int = 64, seq_len: int = 100
             "good_for": MODES[mode].good_for,
         })
     return rows
+
+
+# --------------------------------------------------------------------------- tagging tasks for the modes
+
+#: label of each position, from the tokens ``x`` [B, T] (values ``0 .. K-1``); -100 where it is undefined
+TAGGING_RULES = {
+    # needs one token of right-hand context: a left-to-right reader is at chance
+    "next": "y_t = (x_t + x_{t+1}) % K",
+    # needs the last three tokens, all on the left: a left-to-right reader can be exact
+    "window": "y_t = (x_{t-2} + x_{t-1} + x_t) % K",
+}
+
+
+@dataclass(frozen=True)
+class TaggingTask:
+    """Random sequences of ``length`` tokens in ``0 .. num_classes-1``, one label per position (see TAGGING_RULES)."""
+
+    length: int
+    rule: str = "next"
+    num_classes: int = 4
+
+    def __post_init__(self):
+        if self.rule not in TAGGING_RULES:
+            raise CourseError(f"unknown tagging rule {self.rule!r}.", hint=f"use one of: {', '.join(TAGGING_RULES)}")
+        if self.length < 3 or self.num_classes < 2:
+            raise CourseError("a tagging task needs length >= 3 and num_classes >= 2.")
+
+    @property
+    def chance(self) -> float:
+        return 1.0 / self.num_classes
+
+    def labels(self, x: torch.Tensor) -> torch.Tensor:
+        """LongTensor[B, T] of labels for ``x`` [B, T]; -100 (ignored by the loss) where the rule has no value."""
+        k = self.num_classes
+        y = torch.full_like(x, -100)
+        if self.rule == "next":
+            y[:, :-1] = (x[:, :-1] + x[:, 1:]) % k
+        else:
+            y[:, 2:] = (x[:, :-2] + x[:, 1:-1] + x[:, 2:]) % k
+        return y
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """``n`` fresh sequences: ``x`` LongTensor[n, length] and its labels ``y`` LongTensor[n, length]."""
+        x = torch.randint(0, self.num_classes, (n, self.length), generator=generator)
+        return x, self.labels(x)
+
+
+class Tagger(nn.Module):
+    """Embedding -> recurrent layers (any mode) -> linear head at every position.
+
+    ``x`` LongTensor[B, T] -> embeddings [B, T, E] -> outputs [B, T, D*H] -> logits [B, T, num_classes].
+    """
+
+    def __init__(self, vocab_size: int, num_classes: int, cell: str = "rnn", hidden_size: int = 32,
+                 embed_dim: int = 8, num_layers: int = 1, bidirectional: bool = False):
+        super().__init__()
+        self.embed = nn.Embedding(vocab_size, embed_dim)
+        self.rnn = build_rnn(cell, embed_dim, hidden_size, num_layers=num_layers, bidirectional=bidirectional)
+        self.head = nn.Linear(hidden_size * (2 if bidirectional else 1), num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        outputs, _ = self.rnn(self.embed(x))  # [B, T, D*H]
+        return self.head(outputs)              # [B, T, num_classes]
+
+
+def tagging_loss(model: nn.Module, batch) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Cross-entropy and accuracy over the labelled positions of ``(x [B, T], y [B, T])``."""
+    x, y = batch
+    logits = model(x)                                          # [B, T, K]
+    loss = F.cross_entropy(logits.flatten(0, 1), y.flatten(), ignore_index=-100)
+    mask = y != -100
+    acc = (logits.argmax(dim=-1) == y)[mask].float().mean()
+    return loss, {"acc": acc}
+
+
+def hidden_size_for(parameters: int, cell: str, input_size: int, num_layers: int = 1,
+                    bidirectional: bool = False) -> int:
+    """The hidden size whose recurrent layers have the parameter count closest to ``parameters``."""
+    def count(h: int) -> int:
+        return count_parameters(build_rnn(cell, input_size, h, num_layers=num_layers, bidirectional=bidirectional))
+
+    return min(range(1, 1025), key=lambda h: abs(count(h) - parameters))
+
+
+@dataclass
+class TaggerResult:
+    """One tagger run: its settings, the accuracy on fresh test sequences, and the model."""
+
+    label: str
+    test_acc: float
+    parameters: int
+    seconds: float
+    model: nn.Module
+
+    def row(self) -> dict[str, Any]:
+        return {"run": self.label, "test_acc": round(self.test_acc, 4), "parameters": self.parameters,
+                "seconds": round(self.seconds, 1)}
+
+
+def train_tagger(task: TaggingTask, cell: str = "rnn", *, hidden_size: int = 32, num_layers: int = 1,
+                 bidirectional: bool = False, steps: int = 300, batch_size: int = 32, lr: float = 3e-3,
+                 embed_dim: int = 8, seed: int = 0, n_test: int = 500, device: str | torch.device = "cpu",
+                 label: str | None = None) -> TaggerResult:
+    """Train a :class:`Tagger` on fresh batches of ``task`` (AdamW, clipping at 1) and test it on new sequences."""
+    seed_everything(seed)
+    model = Tagger(task.num_classes, task.num_classes, cell=cell, hidden_size=hidden_size, embed_dim=embed_dim,
+                   num_layers=num_layers, bidirectional=bidirectional)
+
+    def fresh_batches():
+        generator = torch.Generator().manual_seed(seed * 100_003 + 7)
+        while True:
+            yield task.sample(batch_size, generator)
+
+    test_gen = torch.Generator().manual_seed(20_000_003 + seed)
+    test = [task.sample(min(250, n_test), test_gen) for _ in range(max(1, n_test // 250))]
+    start = time.perf_counter()
+    fit(model, fresh_batches(), tagging_loss, lr=lr, max_steps=int(steps), device=device, clip_grad_norm=1.0,
+        amp=False, progress=False)
+    seconds = time.perf_counter() - start
+    acc = evaluate(model, test, tagging_loss, device=device, amp=False).get("acc", float("nan"))
+    name = label or f"{cell}, {num_layers} layer{'s' if num_layers > 1 else ''}{', bidirectional' * bidirectional}"
+    return TaggerResult(label=name, test_acc=float(acc), parameters=count_parameters(model), seconds=seconds,
+                        model=model)

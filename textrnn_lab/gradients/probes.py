@@ -113,3 +113,36 @@ def gradient_ratio(norms: torch.Tensor) -> float:
     if last == 0.0:
         return math.inf if first > 0 else math.nan
     return first / last
+
+
+def memory_time_constant(bias: float) -> float:
+    """``tau = -1 / ln sigmoid(b)``: the steps over which a keep gate of bias ``b`` (and nothing else) keeps 1/e.
+
+    A gate held at ``sigmoid(b)`` multiplies the kept state, and the gradient
+    flowing back along it, by that factor per step, so after ``k`` steps by
+    ``exp(-k / tau)``: the log of the gradient norm falls by ``1 / tau`` per step
+    back. ``-ln sigmoid(b) = ln(1 + e^-b)`` is computed without overflow for any
+    ``b`` (``log1p`` keeps it exact where ``sigmoid(b)`` rounds to 1).
+    """
+    b = float(bias)
+    neg_log_sigmoid = (-b if b < 0 else 0.0) + math.log1p(math.exp(-abs(b)))
+    return math.inf if neg_log_sigmoid == 0.0 else 1.0 / neg_log_sigmoid
+
+
+def log_slope(norms: torch.Tensor, skip_last: int = 0) -> float:
+    """Least-squares slope of ``ln norms[t]`` per step *back* in time (negative when the gradient fades).
+
+    ``norms`` [T] as returned by the probes (the loss at the last step);
+    ``skip_last`` leaves out the last steps, where the gradient also reaches the
+    output directly. Zero norms are left out.
+    """
+    values = torch.as_tensor(norms, dtype=torch.float64).flatten()
+    steps_back = torch.arange(len(values) - 1, -1, -1, dtype=torch.float64)
+    keep = values > 0
+    if skip_last > 0:
+        keep[len(values) - int(skip_last):] = False
+    if int(keep.sum()) < 2:
+        return math.nan
+    k, y = steps_back[keep], values[keep].log()
+    k_mean, y_mean = k.mean(), y.mean()
+    return float(((k - k_mean) * (y - y_mean)).sum() / ((k - k_mean) ** 2).sum())

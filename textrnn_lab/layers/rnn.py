@@ -7,6 +7,7 @@ Introduced in chapter 01 (the character language model) and used again in 04
     out, state = rnn(torch.randn(8, 100, 64))                # out [B, T, H], state [L*D, B, H]
     state = detach_state(state)                              # cut from the graph (truncated BPTT)
     set_keep_gate_bias(nn.LSTM(16, 32), 1.0)                 # forget gate starts near sigmoid(1)
+    set_recurrent_radius(rnn, 1.5, seed=0)                   # every recurrent block [H, H] of radius 1.5
     count_parameters(rnn)                                    # every value, trainable or frozen
 
 Shapes: ``B`` batch, ``T`` time steps, ``E`` input features, ``H`` hidden
@@ -110,23 +111,45 @@ def set_keep_gate_bias(rnn: nn.RNNBase, value: float) -> nn.RNNBase:
     return rnn
 
 
-@torch.no_grad()
-def set_recurrent_radius(rnn: nn.RNN, radius: float, seed: int | None = None) -> nn.RNN:
-    """Replace every recurrent matrix of a plain ``nn.RNN`` by a random one with spectral radius ``radius``.
+#: recurrent blocks stacked in each ``weight_hh`` ([G*H, H]), in PyTorch's order
+GATE_BLOCKS: dict[str, tuple[str, ...]] = {
+    "rnn": ("h",), "gru": ("reset", "update", "new"), "lstm": ("input", "forget", "cell", "output"),
+}
 
-    Each ``weight_hh`` ([H, H]) becomes a Gaussian matrix rescaled so that its
-    largest absolute eigenvalue is exactly ``radius``. Below 1 the product of
-    step Jacobians shrinks (vanishing); well above 1 it can grow (exploding).
+
+def _cell_key(rnn: nn.Module) -> str:
+    for key, cls in CELLS.items():
+        if isinstance(rnn, cls):
+            return key
+    raise CourseError(f"set_recurrent_radius needs an nn.RNN, nn.GRU or nn.LSTM, not {type(rnn).__name__}.",
+                      hint="build one with build_rnn(cell, ...).")
+
+
+@torch.no_grad()
+def set_recurrent_radius(rnn: nn.RNNBase, radius: float, seed: int | None = None) -> nn.RNNBase:
+    """Replace every recurrent block by a random matrix of spectral radius ``radius`` (RNN, GRU or LSTM).
+
+    A plain ``nn.RNN`` has one recurrent matrix per layer and direction,
+    ``weight_hh`` [H, H]. A gated cell stacks one [H, H] block per gate along
+    the rows of ``weight_hh`` ([3H, H] for a GRU: reset, update, new; [4H, H]
+    for an LSTM: input, forget, cell, output; see :data:`GATE_BLOCKS`); each
+    block becomes its own Gaussian matrix rescaled so that its largest absolute
+    eigenvalue is exactly ``radius``. For a gated cell, then, ``radius`` is the
+    size of every matrix that reads ``h_{t-1}``, not of the step's whole
+    Jacobian (that also depends on the gate values). Below 1 products of step
+    Jacobians shrink (vanishing); well above 1 they can grow (exploding).
+    Biases and input weights are untouched; returns ``rnn``.
     """
-    if not isinstance(rnn, nn.RNN):
-        raise CourseError(f"set_recurrent_radius needs a plain nn.RNN, not {type(rnn).__name__}.",
-                          hint="gated cells stack several recurrent blocks; scale a plain RNN instead.")
+    key = _cell_key(rnn)
+    blocks = len(GATE_BLOCKS[key])
+    h = rnn.hidden_size
     gen = torch.Generator().manual_seed(seed) if seed is not None else None
     for name, param in rnn.named_parameters():
         if name.startswith("weight_hh"):
-            w = torch.randn(param.shape, generator=gen, dtype=torch.float64)
-            rho = torch.linalg.eigvals(w).abs().max()
-            param.copy_((w * (float(radius) / rho)).to(param.dtype))
+            for block in range(blocks):
+                w = torch.randn((h, param.shape[1]), generator=gen, dtype=torch.float64)
+                rho = torch.linalg.eigvals(w).abs().max()
+                param[block * h:(block + 1) * h] = (w * (float(radius) / rho)).to(param.dtype)
     return rnn
 
 
