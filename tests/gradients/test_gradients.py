@@ -23,13 +23,11 @@ from textrnn_lab.gradients import (
     clip_grad_norm,
     global_grad_norm,
     gradient_ratio,
-    gru_step,
     hidden_gradient_norms,
     hidden_size_for,
     input_gradient_norms,
     last_step_sum,
     log_slope,
-    lstm_step,
     memory_time_constant,
     mode_summary,
     set_keep_gate_bias,
@@ -291,10 +289,10 @@ def test_checks_pass_on_the_references():
                       ("04.clip_grad_norm", clip_grad_norm)):
         assert checks.check(name, ref, seed=0, quiet=True).passed, name
     assert checks.check("04.clip_grad_norm", torch.nn.utils.clip_grad_norm_, seed=1, quiet=True).passed
-    assert checks.check("04.gru_step", gru_step, seed=0, quiet=True).passed
+    assert checks.check("04.lstm_step", _lstm_step, seed=0, quiet=True).passed
     assert checks.check("04.memory_time_constant", memory_time_constant, seed=0, quiet=True).passed
     assert set(checks.available_checks("04")) == {"04.input_gradient_norms", "04.keep_gate_bias", "04.clip_grad_norm",
-                                                  "04.gru_step", "04.memory_time_constant"}
+                                                  "04.lstm_step", "04.memory_time_constant"}
 
 
 def _per_tensor_clip(parameters, max_norm):
@@ -377,25 +375,33 @@ def _gate_first_layer_only(rnn, value):
         rnn.bias_hh_l0[h:2 * h] = 0.0
 
 
-def _gru_other_convention(x, h, w_ih, w_hh, b_ih, b_hh):
-    new = gru_step(x, h, w_ih, w_hh, b_ih, b_hh)
-    z = torch.sigmoid((x @ w_ih.T + b_ih).chunk(3, -1)[1] + (h @ w_hh.T + b_hh).chunk(3, -1)[1])
-    n = (new - z * h) / (1 - z)
-    return z * n + (1 - z) * h
+def _lstm_step(x, state, w_ih, w_hh, b_ih, b_hh):  # a correct step, written here so the test stands alone
+    h, c = state
+    i, f, g, o = (x @ w_ih.T + b_ih + h @ w_hh.T + b_hh).chunk(4, -1)
+    c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+    return torch.sigmoid(o) * torch.tanh(c), c
 
 
-def _gru_reset_inside(x, h, w_ih, w_hh, b_ih, b_hh):
-    H = h.shape[-1]
-    i_r, i_z, i_n = (x @ w_ih.T + b_ih).chunk(3, -1)
-    r = torch.sigmoid(i_r + h @ w_hh[:H].T + b_hh[:H])
-    z = torch.sigmoid(i_z + h @ w_hh[H:2 * H].T + b_hh[H:2 * H])
-    n = torch.tanh(i_n + (r * h) @ w_hh[2 * H:].T + b_hh[2 * H:])
-    return (1 - z) * n + z * h
+def _lstm_without_tanh(x, state, w_ih, w_hh, b_ih, b_hh):
+    h, c = _lstm_step(x, state, w_ih, w_hh, b_ih, b_hh)
+    o = torch.sigmoid((x @ w_ih.T + b_ih + state[0] @ w_hh.T + b_hh).chunk(4, -1)[3])
+    return o * c, c
 
 
-def _gru_gates_in_another_order(x, h, w_ih, w_hh, b_ih, b_hh):
-    order = lambda w: torch.cat([w.chunk(3, 0)[i] for i in (1, 0, 2)])  # noqa: E731 - update, reset, new
-    return gru_step(x, h, order(w_ih), order(w_hh), order(b_ih), order(b_hh))
+def _lstm_gates_ifog(x, state, w_ih, w_hh, b_ih, b_hh):
+    order = lambda w: torch.cat([w.chunk(4, 0)[k] for k in (0, 1, 3, 2)])  # noqa: E731
+    return _lstm_step(x, state, order(w_ih), order(w_hh), order(b_ih), order(b_hh))
+
+
+def _lstm_forget_on_the_candidate(x, state, w_ih, w_hh, b_ih, b_hh):
+    h, c = state
+    i, f, g, o = (x @ w_ih.T + b_ih + h @ w_hh.T + b_hh).chunk(4, -1)
+    c = torch.sigmoid(i) * c + torch.sigmoid(f) * torch.tanh(g)
+    return torch.sigmoid(o) * torch.tanh(c), c
+
+
+def _lstm_returns_h_only(x, state, *weights):
+    return _lstm_step(x, state, *weights)[0]
 
 
 def _tau_naive(b):
@@ -407,9 +413,10 @@ def _tau_of_the_gate_value(b):  # 1 / (1 - sigmoid(b)): right only for large b
 
 
 @pytest.mark.parametrize("name,wrong", [
-    ("04.gru_step", _gru_other_convention),
-    ("04.gru_step", _gru_reset_inside),
-    ("04.gru_step", _gru_gates_in_another_order),
+    ("04.lstm_step", _lstm_without_tanh),
+    ("04.lstm_step", _lstm_gates_ifog),
+    ("04.lstm_step", _lstm_forget_on_the_candidate),
+    ("04.lstm_step", _lstm_returns_h_only),
     ("04.memory_time_constant", _tau_naive),
     ("04.memory_time_constant", _tau_of_the_gate_value),
     ("04.clip_grad_norm", _per_tensor_clip),
@@ -434,42 +441,17 @@ def test_check_reports_todo_for_the_stub():
     def stub(*args, **kwargs):
         raise NotImplementedError()
 
-    for name in ("04.input_gradient_norms", "04.keep_gate_bias", "04.clip_grad_norm", "04.gru_step",
+    for name in ("04.input_gradient_norms", "04.keep_gate_bias", "04.clip_grad_norm", "04.lstm_step",
                  "04.memory_time_constant"):
         assert checks.check(name, stub, quiet=True).status == "todo"
 
 
-def test_gru_check_names_the_usual_mistakes():
-    swapped = checks.check("04.gru_step", _gru_other_convention, seed=0, quiet=True)
-    assert "other convention" in swapped.message
-    inside = checks.check("04.gru_step", _gru_reset_inside, seed=0, quiet=True)
-    assert "before the matrix product" in inside.message
+def test_lstm_check_names_the_usual_mistakes():
+    assert "without the tanh" in checks.check("04.lstm_step", _lstm_without_tanh, seed=0, quiet=True).message
+    assert "another order" in checks.check("04.lstm_step", _lstm_gates_ifog, seed=0, quiet=True).message
 
 
-# --------------------------------------------------------------------------- cells, time constants, slopes, modes
-
-
-@pytest.mark.parametrize("layers", [1, 2])
-def test_written_out_gru_and_lstm_steps_equal_the_modules(layers):
-    torch.manual_seed(0)
-    x, batch, hidden = torch.randn(3, 7, 4), 3, 5
-    gru, lstm = nn.GRU(4, hidden, num_layers=layers, batch_first=True), nn.LSTM(4, hidden, batch_first=True)
-    out, _ = gru(x)
-    inputs = x
-    for layer in range(layers):
-        w = [getattr(gru, f"{n}_l{layer}") for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
-        h, steps = torch.zeros(batch, hidden), []
-        for t in range(x.shape[1]):
-            h = gru_step(inputs[:, t], h, *w)
-            steps.append(h)
-        inputs = torch.stack(steps, dim=1)
-    assert torch.allclose(inputs, out, atol=1e-6)
-    out, (h_n, c_n) = lstm(x)
-    state = (torch.zeros(batch, hidden), torch.zeros(batch, hidden))
-    for t in range(x.shape[1]):
-        state = lstm_step(x[:, t], state, lstm.weight_ih_l0, lstm.weight_hh_l0, lstm.bias_ih_l0, lstm.bias_hh_l0)
-        assert torch.allclose(state[0], out[:, t], atol=1e-6)
-    assert torch.allclose(state[1], c_n[0], atol=1e-6)
+# --------------------------------------------------------------------------- time constants, slopes, modes
 
 
 def test_memory_time_constant_is_exact_where_the_naive_formula_breaks():

@@ -4,8 +4,8 @@
   the norm of dL/dx_t per time step;
 * ``04.keep_gate_bias``: ``f(rnn, value)`` sets the LSTM forget / GRU update gate bias;
 * ``04.clip_grad_norm``: ``f(parameters, max_norm) -> total norm``, clipping by global norm;
-* ``04.gru_step``: ``f(x, h, weight_ih, weight_hh, bias_ih, bias_hh) -> h_new``, one GRU step from scratch,
-  compared with ``nn.GRU`` given the same weights;
+* ``04.lstm_step``: ``f(x, (h, c), weight_ih, weight_hh, bias_ih, bias_hh) -> (h_new, c_new)``, one LSTM
+  step from scratch, compared with ``nn.LSTM`` given the same weights;
 * ``04.memory_time_constant``: ``f(bias) -> tau = -1 / ln sigmoid(bias)``, for any bias without overflow.
 
 The references are bound as default arguments when this module is imported, so
@@ -250,71 +250,71 @@ def _check_clip_grad_norm(func, rng, cases, _torch_clip=torch.nn.utils.clip_grad
                      rel=1e-4, abs_tol=1e-6)
 
 
-# --------------------------------------------------------------------------- a GRU step from scratch
+# --------------------------------------------------------------------------- an LSTM step from scratch
 
 
-def _gru_variants(x, h, w_ih, w_hh, b_ih, b_hh):
-    """The two usual mistakes, for a targeted message: the other convention, and the reset inside the product."""
-    i_r, i_z, i_n = (x @ w_ih.T + b_ih).chunk(3, dim=-1)
-    h_r, h_z, h_n = (h @ w_hh.T + b_hh).chunk(3, dim=-1)
-    r, z = torch.sigmoid(i_r + h_r), torch.sigmoid(i_z + h_z)
-    n = torch.tanh(i_n + r * h_n)
-    hh = w_hh.shape[1]
-    n_inside = torch.tanh(i_n + (r * h) @ w_hh[2 * hh:].T + b_hh[2 * hh:])
-    return {"swapped": z * n + (1 - z) * h, "reset_inside": (1 - z) * n_inside + z * h}
+def _lstm_variants(x, h, c, w_ih, w_hh, b_ih, b_hh):
+    """Usual mistakes, for a targeted message: h without the tanh of the cell, and the gates read in another order."""
+    gates = x @ w_ih.T + b_ih + h @ w_hh.T + b_hh
+    i, f, g, o = gates.chunk(4, dim=-1)
+    c_new = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+    found = {"no_tanh": (torch.sigmoid(o) * c_new, c_new)}
+    i2, f2, o2, g2 = gates.chunk(4, dim=-1)  # (i, f, o, g): the candidate and the output gate swapped
+    c2 = torch.sigmoid(f2) * c + torch.sigmoid(i2) * torch.tanh(g2)
+    found["order"] = (torch.sigmoid(o2) * torch.tanh(c2), c2)
+    return found
 
 
 @register(
-    "04.gru_step",
+    "04.lstm_step",
     hints={
-        "swapped": ("your update gate weighs the two terms the other way round: in PyTorch's convention z keeps "
-                    "the old state",
-                    "the new state is (1 - z) times the candidate plus z times the previous state"),
-        "reset_inside": ("PyTorch applies the reset gate to the whole recurrent term of the candidate, its bias "
-                         "included, not to the state before the matrix product",
-                         "the candidate is tanh of (the input part of the new-gate block) plus r times (the "
-                         "recurrent part of that block, with its bias)"),
-        "*": ("one step of a GRU mixes the previous state with a candidate state, weighted by an update gate; "
-              "a reset gate decides how much of the previous state the candidate may read",
-              "the stacked weights hold three blocks of hidden_size rows each, in the order reset, update, new: "
-              "compute the input part and the recurrent part of all three, split each into thirds along the "
-              "last dimension, take the sigmoid of the sums for r and z, and tanh for the candidate"),
+        "no_tanh": ("the output gate does not scale the cell itself but the cell squashed into (-1, 1)",
+                    "the new hidden state is the output gate times tanh of the new cell"),
+        "order": ("PyTorch stacks the four gates in one fixed order along the rows of the weights and biases",
+                  "the blocks of hidden_size rows are, in order: input gate, forget gate, candidate (tanh), "
+                  "output gate"),
+        "*": ("an LSTM step updates a cell by addition, keeping a share of the old cell (forget gate) and adding a "
+              "share of a candidate (input gate); the hidden state is a gated view of the cell (output gate)",
+              "compute the input part plus the recurrent part of all four gates at once, split it into four blocks "
+              "along the last dimension, take the sigmoid of the three gates and tanh of the candidate; the new "
+              "cell is f * c + i * g, the new hidden state o * tanh(new cell); return both as a pair (h, c)"),
     },
     cases=20,
-    forbidden=("textrnn_lab.gradients.cells.gru_step", "torch.nn.modules.rnn.GRU.forward",
-               "torch.nn.modules.rnn.GRUCell.forward", "torch.gru_cell", "torch.gru"),
+    forbidden=("textrnn_lab.lm.cells.lstm_step", "torch.nn.modules.rnn.LSTM.forward",
+               "torch.nn.modules.rnn.LSTMCell.forward", "torch.lstm_cell", "torch.lstm"),
 )
-def _check_gru_step(func, rng, cases, _gru=nn.GRU, _allclose=torch.allclose):
-    expect_callable(func, "gru_step(x, h, weight_ih, weight_hh, bias_ih, bias_hh)")
+def _check_lstm_step(func, rng, cases, _lstm=nn.LSTM, _allclose=torch.allclose):
+    expect_callable(func, "lstm_step(x, (h, c), weight_ih, weight_hh, bias_ih, bias_hh)")
     for case in range(cases):
         batch = 1 if case == 0 else int(rng.integers(1, 5))
         in_size, hidden = int(rng.integers(1, 6)), int(rng.integers(1, 7))
         torch.manual_seed(_seed(rng))
-        gru = _gru(in_size, hidden, batch_first=True)
-        with torch.no_grad():  # larger, random biases, so that every term matters
-            for p in gru.parameters():
+        lstm = _lstm(in_size, hidden, batch_first=True)
+        with torch.no_grad():  # larger, random weights and biases, so that every term matters
+            for p in lstm.parameters():
                 p.copy_(torch.randn(p.shape) * float(rng.choice([0.5, 1.0, 2.0])))
         x = torch.randn(batch, in_size)
-        h = torch.randn(batch, hidden) if case else torch.zeros(batch, hidden)
-        w_ih, w_hh = gru.weight_ih_l0.detach().clone(), gru.weight_hh_l0.detach().clone()
-        b_ih, b_hh = gru.bias_ih_l0.detach().clone(), gru.bias_hh_l0.detach().clone()
+        h, c = ((torch.randn(batch, hidden), torch.randn(batch, hidden)) if case
+                else (torch.zeros(batch, hidden), torch.zeros(batch, hidden)))
+        weights = [getattr(lstm, f"{n}_l0").detach().clone() for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
         with torch.no_grad():
-            _, expected = gru(x.unsqueeze(1), h.unsqueeze(0))  # one step of the module itself
-        expected = expected[0]
-        context = (f"gru_step(x {tuple(x.shape)}, h {tuple(h.shape)}, weights of nn.GRU({in_size}, {hidden}))"
-                   + (" with h = 0" if case == 0 else ""))
-        got = func(x.clone(), h.clone(), w_ih.clone(), w_hh.clone(), b_ih.clone(), b_hh.clone())
-        if isinstance(got, tuple) and len(got) == 2:
-            raise CheckFailed(f"{context}: return the new state alone, a tensor [B, H], not a pair.", kind="type")
-        if isinstance(got, torch.Tensor) and tuple(got.shape) == tuple(expected.shape):
-            values = plain(got).detach().float()
-            if not _allclose(values, expected, rtol=1e-4, atol=1e-5):
-                for kind, variant in _gru_variants(x, h, w_ih, w_hh, b_ih, b_hh).items():
-                    if _allclose(values, variant, rtol=1e-4, atol=1e-5):
-                        what = ("z weighs the candidate and 1 - z the old state: that is the other convention"
-                                if kind == "swapped" else "the reset gate multiplies h before the matrix product")
-                        raise CheckFailed(f"{context}: your step differs from nn.GRU's: {what}.", kind=kind)
-        expect_tensor(got, expected, context=context, rtol=1e-4, atol=1e-5)
+            _, (h_ref, c_ref) = lstm(x.unsqueeze(1), (h.unsqueeze(0), c.unsqueeze(0)))  # one step of the module
+        expected = (h_ref[0], c_ref[0])
+        context = (f"lstm_step(x {tuple(x.shape)}, (h, c) {tuple(h.shape)} each, weights of "
+                   f"nn.LSTM({in_size}, {hidden}))" + (" from a zero state" if case == 0 else ""))
+        got = func(x.clone(), (h.clone(), c.clone()), *[w.clone() for w in weights])
+        if not isinstance(got, tuple) or len(got) != 2:
+            raise CheckFailed(f"{context}: return the pair (h_new, c_new), got {type_name(got)}.", kind="type")
+        if all(isinstance(t, torch.Tensor) and tuple(t.shape) == (batch, hidden) for t in got):
+            values = [plain(t).detach().float() for t in got]
+            if not all(_allclose(v, e, rtol=1e-4, atol=1e-5) for v, e in zip(values, expected)):
+                for kind, variant in _lstm_variants(x, h, c, *weights).items():
+                    if all(_allclose(v, e, rtol=1e-4, atol=1e-5) for v, e in zip(values, variant)):
+                        what = ("the hidden state is o * c, without the tanh of the cell" if kind == "no_tanh"
+                                else "the gates are read in another order than PyTorch's")
+                        raise CheckFailed(f"{context}: your step differs from nn.LSTM's: {what}.", kind=kind)
+        expect_tensor(got[0], expected[0], context=f"{context}, h_new", rtol=1e-4, atol=1e-5)
+        expect_tensor(got[1], expected[1], context=f"{context}, c_new", rtol=1e-4, atol=1e-5)
 
 
 # --------------------------------------------------------------------------- the memory time constant

@@ -4,7 +4,6 @@ Modules, in reading order (each is a section of the chapter):
 
 * :mod:`.modes`: the ways of working of an RNN (standard, bidirectional, deep, LSTM, GRU) side by side,
   and tagging tasks that measure what the bidirectional and the deep modes are for.
-* :mod:`.cells`: one GRU step and one LSTM step written out in PyTorch's convention.
 * :mod:`.probes`: the gradient reaching each time step, ``||dL/dx_t||`` and ``||dL/dh_t||``, its slope per
   step back, and the memory time constant of a keep-gate bias.
 * :mod:`.longrange`: a task whose difficulty grows with the distance to remember, and a classifier for it.
@@ -15,7 +14,6 @@ Built on :mod:`textrnn_lab.layers.rnn` (cells, gate-bias and spectral-radius
 initialisation, re-exported here) and on chapter 01's :mod:`textrnn_lab.lm`.
 """
 from ..layers.rnn import build_rnn, set_keep_gate_bias, set_recurrent_radius, spectral_radius
-from .cells import gru_step, lstm_step
 from .clipping import clip_grad_norm, global_grad_norm
 from .instability import LMRun, build_lm, small_lm_config, train_char_lm, window_batch
 from .longrange import FirstTokensTask, LongRangeResult, SequenceClassifier, classification_loss, train_long_range
@@ -44,8 +42,8 @@ from .probes import (
 __all__ = [
     "MODES", "TAGGING_RULES", "FirstTokensTask", "LMRun", "LongRangeResult", "RNNMode", "SequenceClassifier",
     "Tagger", "TaggerResult", "TaggingTask", "build_lm", "build_mode", "build_rnn", "classification_loss",
-    "clip_grad_norm", "global_grad_norm", "gradient_ratio", "gru_step", "hidden_gradient_norms",
-    "hidden_size_for", "input_gradient_norms", "last_step_sum", "log_slope", "lstm_step", "memory_time_constant",
+    "clip_grad_norm", "global_grad_norm", "gradient_ratio", "hidden_gradient_norms",
+    "hidden_size_for", "input_gradient_norms", "last_step_sum", "log_slope", "memory_time_constant",
     "mode_summary", "set_keep_gate_bias", "set_recurrent_radius", "small_lm_config", "spectral_radius",
     "tagging_loss", "train_char_lm", "train_long_range", "train_tagger", "window_batch",
 ]
