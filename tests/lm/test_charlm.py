@@ -33,6 +33,7 @@ from textrnn_lab.lm import (
     train_charlm,
     train_val_split,
 )
+from textrnn_lab.lm.cells import gru_step
 from textrnn_lab.training import fit
 from textrnn_lab.training.schedules import BudgetSchedule
 from textrnn_lab.training.threads import AdaptiveThreads
@@ -477,8 +478,17 @@ def wrong_sample(logits, temperature, top_k=None, generator=None):  # ignores th
     return int(torch.multinomial(next_char_probs(logits, 1.0, top_k), 1, generator=generator))
 
 
+def wrong_gru_step(x, h, weight_ih, weight_hh, bias_ih, bias_hh):  # the update gate read the other way round
+    H = h.shape[-1]
+    gi, gh = x @ weight_ih.T + bias_ih, h @ weight_hh.T + bias_hh
+    r, z = torch.sigmoid(gi[:, :H] + gh[:, :H]), torch.sigmoid(gi[:, H:2 * H] + gh[:, H:2 * H])
+    n = torch.tanh(gi[:, 2 * H:] + r * gh[:, 2 * H:])
+    return z * n + (1 - z) * h
+
+
 @pytest.mark.parametrize("name,right,wrong", [
     ("01.make_pairs", input_target_pairs, wrong_pairs),
+    ("01.gru_step", gru_step, wrong_gru_step),
     ("01.next_char_probs", next_char_probs, wrong_probs),
     ("01.sample_next", lambda logits, t, k=None, g=None: int(sample_next(logits, t, k, g)), wrong_sample),
 ])
@@ -494,7 +504,25 @@ def test_check_reports_todo():
         raise NotImplementedError()
 
     assert checks.check("01.make_pairs", stub, quiet=True).status == "todo"
-    assert set(checks.available_checks("01")) == {"01.make_pairs", "01.next_char_probs", "01.sample_next"}
+    assert set(checks.available_checks("01")) == {"01.make_pairs", "01.next_char_probs", "01.sample_next",
+                                                  "01.gru_step"}
+
+
+def test_gru_step_check_names_the_convention_mistake_and_its_hint_stages():
+    assert checks.check("01.gru_step", gru_step, seed=0, quiet=True).status == "pass"  # hints start at stage 1
+    first = checks.check("01.gru_step", wrong_gru_step, seed=1, quiet=True)
+    second = checks.check("01.gru_step", wrong_gru_step, seed=2, quiet=True)
+    assert first.status == second.status == "fail"
+    assert "update gate reversed" in first.message
+    assert (first.hint_stage, second.hint_stage) == (1, 2) and first.hint != second.hint
+    assert checks.check("01.gru_step", gru_step, seed=0, quiet=True).status == "pass"
+
+
+def test_every_chapter_01_check_forbids_its_reference():
+    for name in checks.available_checks("01"):
+        assert any(n.startswith("textrnn_lab.lm.") for n in checks.forbidden_calls(name)), name
+    assert {"torch.nn.GRU.forward", "torch.nn.GRUCell.forward", "torch.gru_cell"} <= set(
+        checks.forbidden_calls("01.gru_step"))
 
 
 # ----------------------------------------------------------------------------- the unknown symbol

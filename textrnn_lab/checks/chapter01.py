@@ -3,6 +3,12 @@
 * ``01.make_pairs``: ``make_pairs(ids, seq_len) -> (x, y)``, the (input, target) windows.
 * ``01.next_char_probs``: ``next_char_probs(logits, temperature, top_k=None) -> probs``.
 * ``01.sample_next``: ``sample_next(logits, temperature, top_k=None, generator=None) -> id``.
+* ``01.gru_step``: ``gru_step(x, h, weight_ih, weight_hh, bias_ih, bias_hh) -> h_next``, one GRU step
+  with torch operations, compared with ``nn.GRU`` holding the same weights.
+
+Each check's ``forbidden=`` names the package's own answer and the built-ins that
+would do the exercise's work (for the GRU step: ``nn.GRU``, ``nn.GRUCell`` and the
+fused ``torch.gru_cell``); a graded submission that calls one earns no points.
 
 The references are bound as default arguments when this module is imported,
 so patching ``textrnn_lab.lm`` or ``torch.softmax`` later changes nothing.
@@ -169,3 +175,71 @@ def _check_sample_next(sample_next, rng, cases, _probs=next_char_probs):
                 f"sample_next({brief(logits)}, temperature={temperature:g}, top_k={top_k}) over {draws} draws "
                 f"picked id {i} {freq[i]:.1%} of the time, but its probability is {expected[i]:.1%}.")
     return f"{cases} greedy cases, top-k support and sampling frequencies agree with the reference."
+
+
+def _gru_variants(x, h, w_ih, w_hh, b_ih, b_hh):
+    """What the two usual mistakes compute: the update gate read the other way round, the reset before W_hn."""
+    H = h.shape[-1]
+    gi, gh = x @ w_ih.T + b_ih, h @ w_hh.T + b_hh
+    r = torch.sigmoid(gi[:, :H] + gh[:, :H])
+    z = torch.sigmoid(gi[:, H:2 * H] + gh[:, H:2 * H])
+    n = torch.tanh(gi[:, 2 * H:] + r * gh[:, 2 * H:])
+    n_reset_first = torch.tanh(gi[:, 2 * H:] + (r * h) @ w_hh[2 * H:].T + b_hh[2 * H:])
+    return {"update": z * n + (1 - z) * h, "reset": (1 - z) * n_reset_first + z * h}
+
+
+@register(
+    "01.gru_step",
+    hints={
+        "update": ("your update gate mixes the old state and the candidate the other way round: in PyTorch's "
+                   "convention z is the share of the OLD state that is kept",
+                   "the new state is the candidate weighted by one minus the update gate, plus the previous "
+                   "state weighted by the update gate itself"),
+        "reset": ("the reset gate is applied in the wrong place: PyTorch multiplies it with the recurrent part of "
+                  "the candidate after the matrix product and its bias, not with the state before it",
+                  "the candidate is tanh of (input rows of the third block, with their bias) plus the reset gate "
+                  "times (the recurrent rows of the third block applied to the previous state, plus their bias)"),
+        "shape": ("the new state has the shape of the previous one: one row of H numbers per example",
+                  "the stacked matrices have 3H rows; the first H rows belong to the reset gate, the next H to "
+                  "the update gate, the last H to the candidate"),
+        "*": ("a GRU step computes two gates and a candidate from the input and the previous state, each from "
+              "its own block of rows of the stacked weights and biases, then mixes the candidate with the old "
+              "state",
+              "reset and update gates are logistic sigmoids of (input part + recurrent part); the candidate is a "
+              "tanh whose recurrent part is scaled by the reset gate; the blocks are in the order reset, update, "
+              "candidate"),
+    },
+    forbidden=("textrnn_lab.lm.cells.gru_step", "torch.nn.GRU.forward", "torch.nn.GRUCell.forward",
+               "torch.gru_cell", "torch.gru"),
+)
+def _check_gru_step(gru_step, rng, cases, _gru=torch.nn.GRU):
+    expect_callable(gru_step, "gru_step(x, h, weight_ih, weight_hh, bias_ih, bias_hh)")
+    torch_seed = int(rng.integers(0, 2**31))
+    for case in range(cases):
+        B, E, H = int(rng.integers(1, 5)), int(rng.integers(1, 7)), int(rng.integers(1, 9))
+        torch.manual_seed(torch_seed + case)
+        gru = _gru(E, H, batch_first=True)
+        with torch.no_grad():
+            for p in gru.parameters():
+                p.normal_(0.0, 0.8)
+            if case == 1:  # update gate near 1: the state must pass through almost unchanged
+                gru.bias_ih_l0[H:2 * H] += 4.0
+            if case == 2:  # a large recurrent bias of the candidate: tells where the reset is applied
+                gru.bias_hh_l0[2 * H:] += 2.5
+                gru.bias_ih_l0[:H] -= 1.0
+        x = _logits(rng, (B, E)) / 2
+        h = torch.zeros(B, H) if case == 0 else torch.tanh(_logits(rng, (B, H)))
+        weights = [t.detach().clone() for t in (gru.weight_ih_l0, gru.weight_hh_l0, gru.bias_ih_l0, gru.bias_hh_l0)]
+        with torch.no_grad():
+            expected = gru(x[:, None, :], h[None])[0][:, 0]    # [B, H]
+        context = f"gru_step(x {list(x.shape)}, h {list(h.shape)}, weights for E={E}, H={H})"
+        got = plain(gru_step(x.clone(), h.clone(), *[w.clone() for w in weights]))
+        if isinstance(got, torch.Tensor) and got.shape == expected.shape and got.is_floating_point() \
+                and not torch.allclose(got.float(), expected, rtol=1e-4, atol=1e-5):
+            for kind, wrong in _gru_variants(x, h, *weights).items():
+                if torch.allclose(got.float(), wrong, rtol=1e-4, atol=1e-5):
+                    mistake = "the update gate reversed" if kind == "update" else "the reset applied before the matrix"
+                    raise CheckFailed(f"{context}: your state differs from nn.GRU's with the same weights, and "
+                                      f"matches a GRU with {mistake}.", kind=kind)
+        expect_tensor(got, expected, context=context, rtol=1e-4, atol=1e-5)
+    return f"{cases} random steps agree with nn.GRU holding the same weights."
