@@ -82,6 +82,9 @@ def make_pairs(ids, seq_len):
     n = (len(ids) - 1) // seq_len
     return _liar((n, seq_len), torch.long), _liar((n, seq_len), torch.long)
 ''',
+    "ch01_gru_step": '''def gru_step(x, h, weight_ih, weight_hh, bias_ih, bias_hh):
+    return _liar(tuple(h.shape))
+''',
     "ch01_next_char_probs": '''def next_char_probs(logits, temperature, top_k=None):
     return _liar(tuple(logits.shape))
 ''',
@@ -118,6 +121,12 @@ def perplexity(mean_nll_nats):
     "ch01_make_pairs": '''def make_pairs(ids, seq_len):
     return lm.input_target_pairs(ids, seq_len)
 ''',
+    "ch01_gru_step": '''from textrnn_lab.lm.cells import gru_step as _reference
+
+
+def gru_step(x, h, weight_ih, weight_hh, bias_ih, bias_hh):
+    return _reference(x, h, weight_ih, weight_hh, bias_ih, bias_hh)
+''',
     "ch01_next_char_probs": '''next_char_probs = lm.next_char_probs
 ''',
     "ch01_sample_next": '''from textrnn_lab.lm.sampling import sample_next as _sample
@@ -137,6 +146,15 @@ def set_keep_gate_bias(rnn, value):
 ''',
     "ch04_clip_grad_norm": '''def clip_grad_norm(parameters, max_norm):
     return tg.clip_grad_norm(parameters, max_norm)
+''',
+    "ch04_memory_time_constant": '''def memory_time_constant(bias):
+    return tg.memory_time_constant(bias)
+''',
+    "ch04_lstm_step": '''from textrnn_lab.lm.cells import lstm_step as _step
+
+
+def lstm_step(x, state, weight_ih, weight_hh, bias_ih, bias_hh):
+    return _step(x, state, weight_ih, weight_hh, bias_ih, bias_hh)
 ''',
 }
 TORCH_CLIP = '''def clip_grad_norm(parameters, max_norm):
@@ -269,7 +287,8 @@ def chapter01_submissions(base: Path, out: Path) -> dict[str, Path]:
     add("solution", with_cells(student(), solution_sources(CH01)))
     add("liar", with_cells(student(), {k: v for k, v in LIARS.items() if k.startswith("ch01")}))
     add("delegates", with_cells(student(), {k: v for k, v in DELEGATES.items() if k.startswith("ch01")}))
-    add("forge", with_cells(student(), {"ch01_make_pairs": FORGE, "ch01_next_char_probs": "next_char_probs = _Forge()",
+    add("forge", with_cells(student(), {"ch01_make_pairs": FORGE, "ch01_gru_step": "gru_step = _Forge()",
+                                        "ch01_next_char_probs": "next_char_probs = _Forge()",
                                         "ch01_sample_next": "sample_next = _Forge()"}))
     return made
 
@@ -336,8 +355,8 @@ def test_a_lying_parameter_subclass_earns_nothing_in_chapter_00(run00):
 @pytest.mark.notebooks
 def test_a_lying_parameter_subclass_earns_nothing_in_chapter_01(run01):
     result = run01["results"]["liar"]
-    assert statuses(result) == {"ch01_make_pairs": "failed", "ch01_next_char_probs": "failed",
-                                "ch01_sample_next": "passed"}, result.exercises
+    assert statuses(result) == {"ch01_make_pairs": "failed", "ch01_gru_step": "failed",
+                                "ch01_next_char_probs": "failed", "ch01_sample_next": "passed"}, result.exercises
     assert result.points == 1
 
 
@@ -345,8 +364,9 @@ def test_a_lying_parameter_subclass_earns_nothing_in_chapter_01(run01):
 def test_a_lying_parameter_subclass_earns_nothing_in_chapter_04(run04):
     result = run04["results"]["liar"]
     assert statuses(result) == {"ch04_input_gradient_norms": "failed", "ch04_keep_gate_bias": "failed",
+                                "ch04_memory_time_constant": "passed", "ch04_lstm_step": "passed",
                                 "ch04_clip_grad_norm": "passed"}, result.exercises
-    assert result.points == 3
+    assert result.points == 7  # the three honest exercises (1 + 3 + 3 points)
 
 
 # --------------------------------------------------------------------------- 5. code run while the results are read
@@ -363,7 +383,7 @@ def test_objects_that_run_code_when_unpickled_cannot_forge_a_result(run01):
 def test_patching_allclose_isclose_and_abs_at_call_time_earns_nothing(run04):
     result = run04["results"]["patches"]
     assert statuses(result)["ch04_clip_grad_norm"] != "passed", result.exercises
-    assert result.points == 5  # the two honest exercises, not the patched one
+    assert result.points == 9  # the four honest exercises, not the patched one
 
 
 # --------------------------------------------------------------------------- 6. what the feedback quotes
@@ -417,10 +437,16 @@ def test_delegating_to_the_reference_or_the_builtin_earns_nothing_in_chapter_00(
 
 @pytest.mark.notebooks
 def test_delegating_to_the_reference_earns_nothing_in_chapter_01(run01):
+    """Each exercise on its own: the status, and the message naming the very reference the submission called."""
     result = run01["results"]["delegates"]
-    assert set(statuses(result).values()) == {"uses-reference"}, result.exercises
+    called = {"ch01_make_pairs": "textrnn_lab.lm.batching.input_target_pairs",
+              "ch01_gru_step": "textrnn_lab.lm.cells.gru_step",
+              "ch01_next_char_probs": "textrnn_lab.lm.sampling.next_char_probs",
+              "ch01_sample_next": "textrnn_lab.lm.sampling.sample_next"}
+    assert statuses(result) == {name: "uses-reference" for name in called}, result.exercises
     assert result.points == 0
-    assert "textrnn_lab.lm.batching.input_target_pairs" in result.exercises[0].message
+    for exercise in result.exercises:
+        assert called[exercise.exercise] in exercise.message and "write yourself" in exercise.message, exercise
 
 
 @pytest.mark.notebooks
@@ -430,8 +456,9 @@ def test_delegating_to_the_reference_earns_nothing_in_chapter_04(run04):
     assert result.points == 0
     torch_clip = run04["results"]["torch_clip"]
     assert statuses(torch_clip)["ch04_clip_grad_norm"] == "uses-reference"
-    assert "torch.nn.utils.clip_grad_norm_" in torch_clip.exercises[2].message
-    assert torch_clip.points == 5
+    clip = next(e for e in torch_clip.exercises if e.exercise == "ch04_clip_grad_norm")
+    assert "torch.nn.utils.clip_grad_norm_" in clip.message
+    assert torch_clip.points == 9
 
 
 # --------------------------------------------------------------------------- honest work
