@@ -26,6 +26,7 @@ from textrnn_lab.gradients import (
     hidden_gradient_norms,
     hidden_size_for,
     input_gradient_norms,
+    keep_gate_values,
     last_step_sum,
     log_slope,
     memory_time_constant,
@@ -514,3 +515,24 @@ def test_build_lm_gives_every_cell_the_same_recurrent_radius():
         model = build_lm(replace(config, cell=cell), recurrent_radius=1.5, seed=0)
         for block in model.rnn.weight_hh_l0.detach().split(8):
             assert spectral_radius(block) == pytest.approx(1.5)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_keep_gate_values_are_the_gates_the_cell_used(cell):
+    torch.manual_seed(0)
+    rnn = build_rnn(cell, 3, 4)
+    x = torch.randn(2, 5, 3)
+    gates = keep_gate_values(rnn, x)
+    assert gates.shape == (2, 5, 4)
+    # step by step with the module: the gate at t=1 from h_0, the module's own first output
+    out, _ = rnn(x[:, :1])
+    w_ih, w_hh = rnn.weight_ih_l0[4:8], rnn.weight_hh_l0[4:8]
+    by_hand = torch.sigmoid(x[:, 1] @ w_ih.T + rnn.bias_ih_l0[4:8] + out[:, 0] @ w_hh.T + rnn.bias_hh_l0[4:8])
+    assert torch.allclose(gates[:, 1], by_hand.detach(), atol=1e-6)
+    with torch.no_grad():  # a gate that reads nothing is its bias
+        rnn.weight_ih_l0[4:8] = 0.0
+        rnn.weight_hh_l0[4:8] = 0.0
+    set_keep_gate_bias(rnn, 3.0)
+    assert torch.allclose(keep_gate_values(rnn, x), torch.full((2, 5, 4), 1 / (1 + math.exp(-3.0))))
+    with pytest.raises(CourseError):
+        keep_gate_values(build_rnn("rnn", 3, 4), x)

@@ -34,6 +34,7 @@ from .probes import (
     gradient_ratio,
     hidden_gradient_norms,
     input_gradient_norms,
+    keep_gate_values,
     last_step_sum,
     log_slope,
     memory_time_constant,
@@ -43,7 +44,7 @@ __all__ = [
     "MODES", "TAGGING_RULES", "FirstTokensTask", "LMRun", "LongRangeResult", "RNNMode", "SequenceClassifier",
     "Tagger", "TaggerResult", "TaggingTask", "build_lm", "build_mode", "build_rnn", "classification_loss",
     "clip_grad_norm", "global_grad_norm", "gradient_ratio", "hidden_gradient_norms",
-    "hidden_size_for", "input_gradient_norms", "last_step_sum", "log_slope", "memory_time_constant",
+    "hidden_size_for", "input_gradient_norms", "keep_gate_values", "last_step_sum", "log_slope", "memory_time_constant",
     "mode_summary", "set_keep_gate_bias", "set_recurrent_radius", "small_lm_config", "spectral_radius",
     "tagging_loss", "train_char_lm", "train_long_range", "train_tagger", "window_batch",
 ]

@@ -175,7 +175,14 @@ def hidden_size_for(parameters: int, cell: str, input_size: int, num_layers: int
     def count(h: int) -> int:
         return count_parameters(build_rnn(cell, input_size, h, num_layers=num_layers, bidirectional=bidirectional))
 
-    return min(range(1, 1025), key=lambda h: abs(count(h) - parameters))
+    best, h = 1, 1
+    while True:  # the count grows with h: stop at the first size past the target
+        size = count(h)
+        if abs(size - parameters) < abs(count(best) - parameters):
+            best = h
+        if size >= parameters:
+            return best
+        h += 1
 
 
 @dataclass

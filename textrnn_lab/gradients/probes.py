@@ -146,3 +146,22 @@ def log_slope(norms: torch.Tensor, skip_last: int = 0) -> float:
     k, y = steps_back[keep], values[keep].log()
     k_mean, y_mean = k.mean(), y.mean()
     return float(((k - k_mean) * (y - y_mean)).sum() / ((k - k_mean) ** 2).sum())
+
+
+@torch.no_grad()
+def keep_gate_values(rnn: nn.RNNBase, x: torch.Tensor) -> torch.Tensor:
+    """The keep gate's values along a sequence: the LSTM's forget gate ``f_t`` or the GRU's update gate ``z_t``.
+
+    ``rnn``: a one-layer, unidirectional, ``batch_first`` ``nn.LSTM`` / ``nn.GRU``; ``x`` [B, T, E]. Returns
+    [B, T, H]: the gate as the cell computed it at every step, from its bias, the input ``x_t`` and the
+    previous state ``h_{t-1}`` (what the direct path really multiplied by, rather than ``sigmoid(bias)``).
+    """
+    if not isinstance(rnn, (nn.LSTM, nn.GRU)) or rnn.num_layers != 1 or rnn.bidirectional or not rnn.batch_first:
+        raise CourseError("keep_gate_values needs a one-layer, unidirectional, batch_first nn.LSTM or nn.GRU.")
+    outputs, _ = rnn(x)                                                           # [B, T, H]
+    h_prev = torch.cat([torch.zeros_like(outputs[:, :1]), outputs[:, :-1]], dim=1)  # h_{t-1}, h_{-1} = 0
+    h = rnn.hidden_size
+    rows = slice(h, 2 * h)  # forget (LSTM) / update (GRU): the second block in both
+    pre = (x @ rnn.weight_ih_l0[rows].T + rnn.bias_ih_l0[rows]
+           + h_prev @ rnn.weight_hh_l0[rows].T + rnn.bias_hh_l0[rows])            # [B, T, H]
+    return torch.sigmoid(pre)
