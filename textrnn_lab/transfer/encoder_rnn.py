@@ -47,8 +47,10 @@ from torch.nn.utils.rnn import pack_padded_sequence
 
 from ..errors import CourseError
 from ..layers.rnn import build_rnn, cell_name
+from ..runtime.device import get_device
 from ..training.config import TrainConfig
 from ..training.loop import History, fit
+from ..training.threads import AdaptiveThreads
 
 #: how the classifier reads the RNN's outputs (see the module docstring)
 READOUTS = ("last", "packed", "final")
@@ -300,8 +302,6 @@ def encode_token_states(texts: Sequence[str], tokenizer, encoder, *, batch_size:
         except StopIteration:  # pragma: no cover - a model without parameters
             target = torch.device("cpu")
     else:
-        from ..runtime.device import get_device
-
         target = get_device(device)
         body.to(target)
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
@@ -377,6 +377,8 @@ def train_rnn_head(head: RNNHead, cache: TokenStates, labels, config: EncoderRNN
     if int(labels.max()) >= head.config.num_classes:
         raise CourseError(f"a label is {int(labels.max())}, but the head has {head.config.num_classes} classes.")
     batches = token_batches(cache, labels, config.batch_size, seed=config.seed)
+    if get_device(device).type == "cpu":   # a small LSTM is often faster on one thread: measure, then choose
+        batches = AdaptiveThreads(period_seconds=2.0).wrap(batches)
     return fit(head, batches, head_loss, config, device=device, progress=progress)
 
 
