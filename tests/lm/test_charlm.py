@@ -277,7 +277,30 @@ def test_adaptive_threads_settles_on_the_faster_setting():
             seen.append(batch)
             time.sleep(0.001 if torch.get_num_threads() == 1 else 0.006)  # one thread is faster here
         assert seen == list(range(80))  # the batches pass through untouched
-        assert tuner.current == 1 and tuner.changes[0][1] == 1 and torch.get_num_threads() == 1
+        assert tuner.current == 1 and tuner.changes[0][1] == 1
+        assert torch.get_num_threads() == 2  # given back when the batches end (see the next test)
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_adaptive_threads_give_back_the_callers_thread_count():
+    # A small LSTM that settled on one thread must not leave the next model (a transformer
+    # fine-tune in chapter 02, which wants every core) starting from one thread.
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        tuner = AdaptiveThreads(candidates=[1, 2], period_seconds=0.0, trial_steps=3)
+        for _ in tuner.wrap(iter(range(60))):
+            time.sleep(0.001 if torch.get_num_threads() == 1 else 0.006)
+            inside = torch.get_num_threads()
+        assert tuner.current == 1 and inside == 1
+        assert torch.get_num_threads() == 2
+        stopped = tuner.wrap(iter(range(60)))   # a loop that stops early (a step budget) and drops the batches
+        for k, _ in enumerate(stopped):
+            if k == 3:
+                break
+        stopped.close()
+        assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
 

@@ -72,7 +72,9 @@ class AdaptiveThreads:
     trying costs little even when the machine is busy. ``changes`` lists
     ``(step, threads)`` for every change. Useful where the cores are shared
     (a course server, a laptop running other things); on a dedicated machine
-    it settles on all cores and stays there.
+    it settles on all cores and stays there. When the batches end (or the loop lets go of
+    them) the thread count the caller had is set again, so one model's choice does not
+    become the next model's starting point.
     """
 
     def __init__(self, candidates: list[int] | None = None, period_seconds: float = 10.0, trial_steps: int = 6,
@@ -94,6 +96,7 @@ class AdaptiveThreads:
         if len(self.candidates) < 2:
             yield from batches
             return
+        callers = torch.get_num_threads()
         torch.set_num_threads(self.current)
         recent: deque = deque(maxlen=25)     # step times with self.current
         trial: int | None = None             # the thread count on trial, if any
@@ -125,5 +128,5 @@ class AdaptiveThreads:
                     torch.set_num_threads(self.current)
                     trial = None
                     phase_start = time.perf_counter()
-        finally:  # a trial may be running when the batches stop
-            torch.set_num_threads(self.current)
+        finally:  # the batches ended or the loop let go of them: give back the caller's setting
+            torch.set_num_threads(callers)
