@@ -609,7 +609,10 @@ def test_memory_bomb_is_a_memory_error(limits_run):
 @pytest.mark.notebooks
 def test_interrupted_run_keeps_a_complete_gradebook_and_resumes(tmp_path):
     subs = tmp_path / "subs"
-    write(solve(light(student_nb())), subs / "ann.ipynb")
+    # ann's run lasts at least 8 s, so the interrupt below lands inside it however fast or loaded the machine
+    # is (a light notebook once finished before the interrupt came, and the run exited 0 instead of 130)
+    write(insert_after(solve(light(student_nb())), "ch00_perplexity_test", code("import time\ntime.sleep(8)")),
+          subs / "ann.ipynb")
     subs.joinpath("bob.ipynb").write_text("{", encoding="utf-8")  # settled at once, before any kernel starts
     out = tmp_path / "out"
     scratch = tmp_path / "scratch"  # the run's temporary folders, to check that none is left behind
@@ -621,6 +624,7 @@ def test_interrupted_run_keeps_a_complete_gradebook_and_resumes(tmp_path):
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and not list(scratch.glob("textrnn-worker-*/textrnn-grade-*/.kernel.json")):
         time.sleep(0.1)  # until ann's kernel is starting
+    assert process.poll() is None, "the run ended before ann's kernel was seen starting"
     time.sleep(1.0)
     os.killpg(process.pid, signal.SIGINT)
     output = process.communicate(timeout=60)[0].decode()
