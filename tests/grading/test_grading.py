@@ -606,6 +606,10 @@ def test_memory_bomb_is_a_memory_error(limits_run):
 # --------------------------------------------------------------------------- interruption
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.notebooks
 def test_interrupted_run_keeps_a_complete_gradebook_and_resumes(tmp_path):
     subs = tmp_path / "subs"
@@ -619,8 +623,11 @@ def test_interrupted_run_keeps_a_complete_gradebook_and_resumes(tmp_path):
     scratch.mkdir()
     command = [sys.executable, "-m", "textrnn_lab.course.cli", "grade", "00", str(subs), "--out", str(out),
                "--workers", "1"]
+    # Ctrl-C as in a terminal: the grader starts with SIGINT at its default. A test process that ignores
+    # SIGINT (a CI runner, a shell's background job) would otherwise pass SIG_IGN on, Python would keep it,
+    # and the interrupt below would be lost (the run then ends normally, with status 0)
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
-                               env={**os.environ, "TMPDIR": str(scratch)})
+                               env={**os.environ, "TMPDIR": str(scratch)}, preexec_fn=_default_sigint)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and not list(scratch.glob("textrnn-worker-*/textrnn-grade-*/.kernel.json")):
         time.sleep(0.1)  # until ann's kernel is starting
