@@ -183,19 +183,6 @@ def _prompts(page) -> list[str]:
         "els => els.map(e => e.textContent.trim())")
 
 
-def _run_all(page, attempts: int = 2, seconds: float = 20.0) -> None:
-    """Run > Run All Cells, and again if no cell was queued: once in a full CI run the menu click was lost
-    (every prompt still '[ ]' 300 s later), which says nothing about the notebook."""
-    for _ in range(attempts):
-        _menu(page, "Run", "Run All Cells")
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            if any(p != "[ ]:" for p in _prompts(page)):
-                return
-            page.wait_for_timeout(250)
-        page.keyboard.press("Escape")  # close a menu left open before trying again
-
-
 def _wait_all_run(page, timeout: float) -> None:
     """Every code cell has an execution count and none is queued or running ('[*]')."""
     deadline = time.monotonic() + timeout
@@ -304,7 +291,7 @@ def test_student_copy_in_jupyterlab(lab_server, browser, name):
         assert re.search(r"^SMOKE = False", source, re.M), "the parameters cell starts from SMOKE = False"
         _set_source(page, cells.nth(params), re.sub(r"^SMOKE = False", "SMOKE = True", source, flags=re.M))
         started = time.monotonic()
-        _run_all(page)
+        _menu(page, "Run", "Run All Cells")
         _wait_all_run(page, RUN_ALL_TIMEOUT)
         run_all_s = time.monotonic() - started
         _shot(page, f"{stem}_top.png")
