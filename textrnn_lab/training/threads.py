@@ -130,3 +130,12 @@ class AdaptiveThreads:
                     phase_start = time.perf_counter()
         finally:  # the batches ended or the loop let go of them: give back the caller's setting
             torch.set_num_threads(callers)
+
+
+def tuned_on_cpu(batches, device, period_seconds: float = 10.0):
+    """``batches`` through an :class:`AdaptiveThreads` when ``device`` is the CPU; unchanged on an accelerator."""
+    from ..runtime.device import get_device
+
+    if get_device(device).type != "cpu":
+        return batches
+    return AdaptiveThreads(period_seconds=period_seconds).wrap(batches)

@@ -22,10 +22,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..runtime.device import get_device
 from ..training.config import TrainConfig
 from ..training.loop import History, fit
-from ..training.threads import AdaptiveThreads
+from ..training.threads import tuned_on_cpu
 from .batching import bucketed_batches, sorted_batches
 from .encoder_rnn import EncoderRNNConfig, RNNHead
 
@@ -78,8 +77,7 @@ def train_scratch(model: ScratchRNNClassifier, ids: Sequence[Sequence[int]], lab
     pad = int(model.embedding.padding_idx or 0)
     torch.manual_seed(config.seed)
     batches = bucketed_batches(ids, labels, batch_size=config.batch_size, pad_id=pad, seed=config.seed)
-    if get_device(device).type == "cpu":   # a small LSTM is often faster on one thread: measure, then choose
-        batches = AdaptiveThreads(period_seconds=2.0).wrap(batches)
+    batches = tuned_on_cpu(batches, device, period_seconds=2.0)   # a small LSTM is often faster on one thread
     return fit(model, batches, _scratch_loss, config, device=device, progress=progress)
 
 

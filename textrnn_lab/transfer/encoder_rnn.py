@@ -50,7 +50,7 @@ from ..layers.rnn import build_rnn, cell_name
 from ..runtime.device import get_device
 from ..training.config import TrainConfig
 from ..training.loop import History, fit
-from ..training.threads import AdaptiveThreads
+from ..training.threads import tuned_on_cpu
 
 #: how the classifier reads the RNN's outputs (see the module docstring)
 READOUTS = ("last", "packed", "final")
@@ -377,8 +377,7 @@ def train_rnn_head(head: RNNHead, cache: TokenStates, labels, config: EncoderRNN
     if int(labels.max()) >= head.config.num_classes:
         raise CourseError(f"a label is {int(labels.max())}, but the head has {head.config.num_classes} classes.")
     batches = token_batches(cache, labels, config.batch_size, seed=config.seed)
-    if get_device(device).type == "cpu":   # a small LSTM is often faster on one thread: measure, then choose
-        batches = AdaptiveThreads(period_seconds=2.0).wrap(batches)
+    batches = tuned_on_cpu(batches, device, period_seconds=2.0)   # a small LSTM is often faster on one thread
     return fit(head, batches, head_loss, config, device=device, progress=progress)
 
 

@@ -25,11 +25,10 @@ from ..lm.batching import StreamBatches, TBPTTStream, train_val_split
 from ..lm.evaluation import CharLMScore, evaluate_charlm
 from ..lm.loss import TBPTTLoss
 from ..lm.model import CharLM
-from ..runtime.device import get_device
 from ..training.config import TrainConfig
 from ..training.loop import History, fit
 from ..training.schedules import BudgetSchedule
-from ..training.threads import AdaptiveThreads
+from ..training.threads import tuned_on_cpu
 
 
 def shared_vocab(*texts: str) -> CharVocab:
@@ -81,9 +80,7 @@ def continue_training(model: CharLM, vocab: CharVocab, text: str, config: SmallT
     warmup = min(config.warmup_steps, max(1, (config.max_steps or 10**9) // 10))
     schedule = BudgetSchedule(optimizer, max_steps=config.max_steps, max_seconds=config.max_seconds,
                               warmup_steps=warmup)
-    batches = stream
-    if get_device(device).type == "cpu":   # one thread or all, whichever the measured step time prefers
-        batches = AdaptiveThreads(period_seconds=2.0).wrap(stream)
+    batches = tuned_on_cpu(stream, device, period_seconds=2.0)   # one thread or all, as the step time says
     start = time.perf_counter()
     history = fit(model, batches, TBPTTLoss(), config, optimizer=optimizer, scheduler=schedule,
                   val_data=val_batches, device=device, progress=progress)
